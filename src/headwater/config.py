@@ -1,0 +1,75 @@
+"""Settings from the environment (12-factor), with defaults that point at the embedded server.
+
+Every component asks this module for connection URLs, so the embedded PostgreSQL, the
+docker-compose servers and a managed PostgreSQL are interchangeable.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+DOMAINS = ("marketplace", "hospitality", "restaurant", "betting")
+WAREHOUSE_DB = "warehouse"
+
+# Tools the stack runs must not phone home: only package registries are reachable here,
+# and telemetry retries make commands hang. Users can still override each one.
+TELEMETRY_OFF = {
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DO_NOT_TRACK": "1",
+    "SCARF_ANALYTICS": "false",
+    "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "SODA_TELEMETRY_DISABLED": "true",
+    "OTEL_SDK_DISABLED": "true",
+}
+
+
+def disable_telemetry() -> None:
+    for key, value in TELEMETRY_OFF.items():
+        os.environ.setdefault(key, value)
+
+
+def project_dir() -> Path:
+    """The repository root: holds airbyte/, dbt_project/, soda/ and dags/."""
+    if env := os.environ.get("HEADWATER_PROJECT_DIR"):
+        return Path(env).resolve()
+    here = Path(__file__).resolve().parents[2]
+    if (here / "airbyte").is_dir():
+        return here
+    return Path.cwd().resolve()
+
+
+def home() -> Path:
+    """Local state: the embedded server's data directory, logs, emulator files."""
+    if env := os.environ.get("HEADWATER_HOME"):
+        return Path(env).resolve()
+    return project_dir() / ".headwater"
+
+
+def source_url_env(domain: str) -> str:
+    return f"HEADWATER_{domain.upper()}_URL"
+
+
+def source_url(domain: str) -> str:
+    """URL of a domain's source database: `HEADWATER_<DOMAIN>_URL` or the embedded server."""
+    if url := os.environ.get(source_url_env(domain)):
+        return url
+    from headwater import db
+
+    return db.embedded_url(domain)
+
+
+def warehouse_url() -> str:
+    """URL of the warehouse database: `HEADWATER_WAREHOUSE_URL` or the embedded server."""
+    if url := os.environ.get("HEADWATER_WAREHOUSE_URL"):
+        return url
+    from headwater import db
+
+    return db.embedded_url(WAREHOUSE_DB)
+
+
+def uses_embedded(url: str) -> bool:
+    from headwater import db
+
+    return db.is_embedded_url(url)
