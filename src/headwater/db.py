@@ -11,12 +11,11 @@ import contextlib
 import logging
 import os
 import re
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
-
-import warnings
 
 import psycopg
 from psycopg import sql
