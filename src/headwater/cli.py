@@ -107,5 +107,198 @@ def db_url(database: str) -> None:
         click.echo(db.embedded_url(database))
 
 
+# --- seed / mutate ----------------------------------------------------------------------------
+
+DOMAIN = click.Choice(["marketplace"])
+
+
+@main.command("seed")
+@click.argument("domain", type=DOMAIN)
+@click.option("--scale", default=1.0, show_default=True, help="1 ≈ 2,000 orders; 500 ≈ 1M orders.")
+@click.option(
+    "--seed", "rng_seed", default=42, show_default=True, help="Random seed: same seed, same data."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def seed_cmd(domain: str, scale: float, rng_seed: int, as_json: bool) -> None:
+    """Create DOMAIN's source schema and fill it with deterministic data (replaces what is there)."""
+    from headwater.generators import marketplace
+
+    if scale <= 0:
+        raise HeadwaterError(f"--scale must be positive, got {scale}")
+    with _steps(f"seeding {domain}", quiet=as_json) as step:
+        counts = marketplace.seed(config.source_url(domain), scale, seed=rng_seed, progress=step)
+    _print_counts(counts, f"{domain} source seeded", as_json)
+
+
+@main.command("mutate")
+@click.argument("domain", type=DOMAIN)
+@click.option(
+    "--minutes", default=60.0, show_default=True, help="How much application time to simulate."
+)
+@click.option(
+    "--seed", "rng_seed", type=int, default=None, help="Random seed for a repeatable batch."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def mutate_cmd(domain: str, minutes: float, rng_seed: int | None, as_json: bool) -> None:
+    """Apply a realistic batch of application changes to DOMAIN's source."""
+    from headwater.generators import marketplace
+
+    if minutes <= 0:
+        raise HeadwaterError(f"--minutes must be positive, got {minutes}")
+    with _steps(f"mutating {domain}", quiet=as_json) as step:
+        counts = marketplace.mutate(
+            config.source_url(domain), minutes, seed=rng_seed, progress=step
+        )
+    _print_counts(counts, f"{domain} source changed", as_json)
+
+
+def _print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
+    if as_json:
+        emit_json(counts)
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column("what")
+    table.add_column("rows", justify="right")
+    for key, value in counts.items():
+        table.add_row(key, f"{value:,}")
+    Console().print(table)
+
+
+class _steps:
+    """A spinner naming the current step of a long operation."""
+
+    def __init__(self, title: str, quiet: bool = False):
+        self.title, self.quiet = title, quiet
+
+    def __enter__(self):
+        if self.quiet:
+            return lambda step: None
+        from rich.console import Console
+
+        self._status = Console(stderr=True).status(self.title)
+        self._status.__enter__()
+        return lambda step: self._status.update(f"{self.title}: {step}")
+
+    def __exit__(self, *exc):
+        if not self.quiet:
+            self._status.__exit__(*exc)
+        return False
+
+
+# --- sync ------------------------------------------------------------------------------------
+
+
+@main.command("sync")
+@click.argument("domain")
+@click.option("--stream", "streams", multiple=True, help="Only this stream (repeatable).")
+@click.option(
+    "--full-refresh",
+    is_flag=True,
+    help="Re-read incremental streams from scratch (bumps the generation).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+def sync_cmd(domain: str, streams: tuple[str, ...], full_refresh: bool, as_json: bool) -> None:
+    """Sync DOMAIN's source into raw_<domain>, as airbyte/connections/<domain>.yaml describes.
+
+    Incremental streams move only rows changed since the last sync; state is kept in the
+    warehouse (schema `headwater`) and commits with the rows, so an interrupted sync is
+    resumed by running it again.
+    """
+    from headwater import sync
+
+    with _SyncProgress(quiet=as_json) as progress:
+        report = sync.sync(
+            domain, streams=streams or None, full_refresh=full_refresh, progress=progress
+        )
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        print_sync_report(report)
+
+
+class _SyncProgress:
+    """A rich progress bar per stream with rows and rows/s; silent when not a terminal."""
+
+    def __init__(self, quiet: bool = False):
+        self.quiet = quiet
+        self._tasks: dict[str, int] = {}
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if self.quiet or not console.is_terminal:
+            return None
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description:<22}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]} rows/s"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._progress.__enter__()
+        return self.update
+
+    def update(self, stream: str, rows: int, total: int | None) -> None:
+        if stream not in self._tasks:
+            self._tasks[stream] = self._progress.add_task(stream, total=total, rate="-")
+        task_id = self._tasks[stream]
+        task = self._progress.tasks[task_id]
+        rate = f"{rows / task.elapsed:,.0f}" if task.elapsed else "-"
+        self._progress.update(
+            task_id, completed=rows, total=max(total or 0, rows) or None, rate=rate
+        )
+
+    def __exit__(self, *exc):
+        if hasattr(self, "_progress"):
+            self._progress.__exit__(*exc)
+        return False
+
+
+def print_sync_report(report) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=f"sync {report.connection} → {report.namespace} (sync {report.sync_id})")
+    for name, justify in [
+        ("stream", "left"),
+        ("mode", "left"),
+        ("read", "right"),
+        ("written", "right"),
+        ("cursor reached", "left"),
+        ("gen", "right"),
+        ("rows/s", "right"),
+    ]:
+        table.add_column(name, justify=justify)
+    for s in report.streams:
+        cursor = s.cursor_after or "-"
+        if s.columns_added:
+            cursor += f"  (+ columns: {', '.join(s.columns_added)})"
+        table.add_row(
+            s.stream,
+            s.sync_mode,
+            f"{s.rows_read:,}",
+            f"{s.rows_written:,}",
+            cursor,
+            str(s.generation_id),
+            f"{s.rows_per_second:,.0f}",
+        )
+    data = report.as_dict()
+    table.caption = f"{data['rows_read']:,} rows read, {data['rows_written']:,} written in {report.seconds:.1f} s"
+    Console().print(table)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

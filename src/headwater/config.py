@@ -53,20 +53,21 @@ def source_url_env(domain: str) -> str:
 
 def source_url(domain: str) -> str:
     """URL of a domain's source database: `HEADWATER_<DOMAIN>_URL` or the embedded server."""
-    if url := os.environ.get(source_url_env(domain)):
+    return url_from_env(source_url_env(domain), domain)
+
+
+def url_from_env(env_var: str | None, embedded_database: str) -> str:
+    """The URL in `env_var` if it is set, else `embedded_database` on the embedded server."""
+    if env_var and (url := os.environ.get(env_var)):
         return url
     from headwater import db
 
-    return db.embedded_url(domain)
+    return db.embedded_url(embedded_database)
 
 
 def warehouse_url() -> str:
     """URL of the warehouse database: `HEADWATER_WAREHOUSE_URL` or the embedded server."""
-    if url := os.environ.get("HEADWATER_WAREHOUSE_URL"):
-        return url
-    from headwater import db
-
-    return db.embedded_url(WAREHOUSE_DB)
+    return url_from_env("HEADWATER_WAREHOUSE_URL", WAREHOUSE_DB)
 
 
 def uses_embedded(url: str) -> bool:

@@ -1,0 +1,620 @@
+"""The local sync engine: what an Airbyte PostgreSQL → warehouse connection would write.
+
+It reads a connection from `airbyte/connections/<domain>.yaml` and writes Destinations V2
+tables into the connection's namespace: the source's columns (typed as Airbyte types them)
+plus `_airbyte_raw_id`, `_airbyte_extracted_at`, `_airbyte_meta` and `_airbyte_generation_id`.
+
+Guarantees, per stream:
+
+* Rows and state commit in one warehouse transaction, so a crash at any point leaves the
+  previous state and the previous rows: a rerun resumes and nothing is lost or doubled.
+* Cursor windows are bounded by a *snapshot bound*, not by the largest cursor read. Before
+  reading, the engine asks the source for the start time of its oldest open transaction;
+  every row with a cursor value below that bound is already committed and visible to the
+  read snapshot, so the next window starts at the bound. Rows tied on the cursor, rows that
+  long transactions commit late with an older cursor value, and rows with a future cursor
+  are all read again on the next sync (deduped streams upsert them, so re-reading is
+  harmless). When the sync user may not see other sessions in `pg_stat_activity`, the
+  bound falls back to `now() - safety_lag`.
+* Rows move with COPY from server to server; Python only relays the byte stream.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+import psycopg
+from psycopg import sql
+
+from headwater import config, db
+from headwater.connection import Connection, Stream, load_connection
+from headwater.errors import HeadwaterError
+
+log = logging.getLogger(__name__)
+
+STATE_SCHEMA = "headwater"
+AIRBYTE_COLUMNS = (
+    ("_airbyte_raw_id", "varchar"),
+    ("_airbyte_extracted_at", "timestamptz"),
+    ("_airbyte_meta", "jsonb"),
+    ("_airbyte_generation_id", "bigint"),
+)
+DEDUPED = "incremental_append_deduped"
+APPEND = "incremental_append"
+FULL_OVERWRITE = "full_refresh_overwrite"
+FULL_APPEND = "full_refresh_append"
+
+# Source type → (warehouse type, how to select it). Airbyte's PostgreSQL source emits uuid,
+# text and unknown types as strings, arrays as JSON arrays, integers as 64-bit integers, and
+# keeps numeric, booleans, dates and both kinds of timestamp typed.
+_TYPE_MAP: dict[str, tuple[str, str]] = {
+    "int2": ("bigint", "{}::bigint"),
+    "int4": ("bigint", "{}::bigint"),
+    "int8": ("bigint", "{}"),
+    "numeric": ("numeric", "{}"),
+    "float4": ("numeric", "{}::numeric"),
+    "float8": ("numeric", "{}::numeric"),
+    "money": ("numeric", "{}::numeric"),
+    "bool": ("boolean", "{}"),
+    "date": ("date", "{}"),
+    "time": ("time", "{}"),
+    "timetz": ("timetz", "{}"),
+    "timestamp": ("timestamp", "{}"),
+    "timestamptz": ("timestamptz", "{}"),
+    "json": ("jsonb", "{}::jsonb"),
+    "jsonb": ("jsonb", "{}"),
+}
+_STRING = ("varchar", "{}::varchar")
+_ARRAY = ("jsonb", "to_jsonb({})")
+
+STATE_DDL = """
+create schema if not exists {schema};
+create table if not exists {schema}.sync_state (
+    connection text not null,
+    stream text not null,
+    sync_mode text not null,
+    cursor_field text,
+    cursor_value text,
+    generation_id bigint not null default 0,
+    last_sync_id bigint,
+    updated_at timestamptz not null default now(),
+    primary key (connection, stream)
+);
+create table if not exists {schema}.sync_runs (
+    sync_id bigserial primary key,
+    connection text not null,
+    started_at timestamptz not null default now(),
+    finished_at timestamptz,
+    status text not null default 'running',
+    error text,
+    streams jsonb
+);
+"""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    source_type: str  # format_type() of the source column, e.g. numeric(12,2)
+    dest_type: str
+    select_expr: str  # a template with {} for the quoted column name
+
+
+@dataclass
+class StreamResult:
+    stream: str
+    sync_mode: str
+    rows_read: int = 0
+    rows_written: int = 0
+    cursor_field: str | None = None
+    cursor_before: str | None = None
+    cursor_after: str | None = None
+    generation_id: int = 0
+    columns_added: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class SyncReport:
+    connection: str
+    sync_id: int
+    namespace: str
+    streams: list[StreamResult]
+    seconds: float
+
+    def as_dict(self) -> dict:
+        return {
+            "connection": self.connection,
+            "sync_id": self.sync_id,
+            "namespace": self.namespace,
+            "seconds": round(self.seconds, 3),
+            "rows_read": sum(s.rows_read for s in self.streams),
+            "rows_written": sum(s.rows_written for s in self.streams),
+            "streams": [
+                {
+                    **asdict(s),
+                    "seconds": round(s.seconds, 3),
+                    "rows_per_second": round(s.rows_per_second),
+                }
+                for s in self.streams
+            ],
+        }
+
+
+# Called as progress(stream, rows_so_far, estimated_total); the CLI draws a bar with it.
+Progress = Callable[[str, int, int | None], None]
+
+
+def sync(
+    connection: Connection | str,
+    *,
+    streams: Sequence[str] | None = None,
+    full_refresh: bool = False,
+    source_url: str | None = None,
+    warehouse_url: str | None = None,
+    progress: Progress | None = None,
+) -> SyncReport:
+    """Sync the connection's streams into the warehouse and return what moved.
+
+    `full_refresh` re-reads incremental streams from scratch and bumps their generation,
+    like an Airbyte "refresh". Raises HeadwaterError (one line, naming the stream) on any
+    problem; a failed stream keeps its previous rows and state.
+    """
+    conn_cfg = load_connection(connection) if isinstance(connection, str) else connection
+    selected = _select_streams(conn_cfg, streams)
+    source_url = source_url or config.url_from_env(conn_cfg.source.url_env, conn_cfg.name)
+    warehouse_url = warehouse_url or config.warehouse_url()
+    started = time.perf_counter()
+
+    source = db.connect(source_url, what=f"source {conn_cfg.source.name}", autocommit=True)
+    warehouse = db.connect(warehouse_url, what="warehouse", autocommit=True)
+    with source, warehouse:
+        _ensure_state_tables(warehouse)
+        if not _try_lock(warehouse, conn_cfg.name):
+            raise HeadwaterError(
+                f"connection {conn_cfg.name}: another sync is running; try again when it ends"
+            )
+        # Discover every stream before writing anything: a missing table or column fails
+        # the whole run up front instead of leaving some streams synced.
+        plans = [_discover(source, conn_cfg, stream) for stream in selected]
+        sync_id = warehouse.execute(
+            f"insert into {STATE_SCHEMA}.sync_runs (connection) values (%s) returning sync_id",  # noqa: S608
+            [conn_cfg.name],
+        ).fetchone()[0]
+        results: list[StreamResult] = []
+        try:
+            for plan in plans:
+                results.append(
+                    _sync_stream(source, warehouse, conn_cfg, plan, sync_id, full_refresh, progress)
+                )
+        except BaseException as exc:
+            _finish_run(warehouse, sync_id, "failed", results, error=db.redact(str(exc)))
+            raise
+        _finish_run(warehouse, sync_id, "succeeded", results)
+    return SyncReport(
+        conn_cfg.name, sync_id, conn_cfg.namespace, results, time.perf_counter() - started
+    )
+
+
+def _select_streams(conn_cfg: Connection, names: Sequence[str] | None) -> list[Stream]:
+    if not names:
+        return list(conn_cfg.streams)
+    known = {s.name: s for s in conn_cfg.streams}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise HeadwaterError(
+            f"connection {conn_cfg.name}: no stream named {unknown[0]!r} (streams: {', '.join(known)})"
+        )
+    return [known[n] for n in names]
+
+
+def _ensure_state_tables(warehouse: psycopg.Connection) -> None:
+    warehouse.execute(STATE_DDL.format(schema=STATE_SCHEMA))
+
+
+def _try_lock(warehouse: psycopg.Connection, name: str) -> bool:
+    """A session-level advisory lock: one sync per connection at a time."""
+    return warehouse.execute(
+        "select pg_try_advisory_lock(hashtext('headwater.sync.' || %s))", [name]
+    ).fetchone()[0]
+
+
+def _finish_run(
+    warehouse, sync_id: int, status: str, results: list[StreamResult], error: str | None = None
+) -> None:
+    try:
+        warehouse.execute(
+            f"update {STATE_SCHEMA}.sync_runs set finished_at = now(), status = %s, error = %s, "  # noqa: S608
+            "streams = %s where sync_id = %s",
+            [status, error, json.dumps([asdict(r) for r in results], default=str), sync_id],
+        )
+    except psycopg.Error:  # the warehouse may be what failed; the run row is only a log
+        log.warning("could not record the end of sync run %s", sync_id)
+
+
+@dataclass
+class _Plan:
+    stream: Stream
+    columns: list[Column]
+    cursor: Column | None
+    source_pk_matches: bool
+
+
+def _discover(source: psycopg.Connection, conn_cfg: Connection, stream: Stream) -> _Plan:
+    schema = conn_cfg.source.schema_name
+    rows = source.execute(
+        """
+        select a.attname, format_type(a.atttypid, a.atttypmod), t.typname, t.typcategory
+        from pg_attribute as a
+        inner join pg_class as c on c.oid = a.attrelid
+        inner join pg_namespace as n on n.oid = c.relnamespace
+        inner join pg_type as t on t.oid = a.atttypid
+        where n.nspname = %s and c.relname = %s and a.attnum > 0 and not a.attisdropped
+        order by a.attnum
+        """,
+        [schema, stream.name],
+    ).fetchall()
+    where = f"stream {stream.name!r}"
+    if not rows:
+        raise HeadwaterError(
+            f"{where}: table {schema}.{stream.name} does not exist in the source ({db.describe(source_url_of(source))})"
+        )
+    columns = [_map_column(name, fmt, typname, category) for name, fmt, typname, category in rows]
+    by_name = {c.name: c for c in columns}
+    for key in stream.primary_key:
+        if key not in by_name:
+            raise HeadwaterError(
+                f"{where}: primary key column {key!r} is not in {schema}.{stream.name}"
+            )
+    cursor = None
+    if stream.sync_mode in (DEDUPED, APPEND):
+        cursor = by_name.get(stream.cursor_field or "")
+        if cursor is None:
+            raise HeadwaterError(
+                f"{where}: cursor column {stream.cursor_field!r} is not in {schema}.{stream.name}"
+            )
+    pk = source.execute(
+        """
+        select array_agg(a.attname::text order by a.attname)
+        from pg_index as i
+        inner join pg_attribute as a on a.attrelid = i.indrelid and a.attnum = any(i.indkey)
+        where i.indrelid = to_regclass(format('%%I.%%I', %s::text, %s::text)) and i.indisprimary
+        """,
+        [schema, stream.name],
+    ).fetchone()[0]
+    return _Plan(stream, columns, cursor, sorted(pk or []) == sorted(stream.primary_key))
+
+
+def source_url_of(conn: psycopg.Connection) -> str:
+    info = conn.info
+    return f"postgresql://{info.user}@{info.host}/{info.dbname}"
+
+
+def _map_column(name: str, fmt: str, typname: str, category: str) -> Column:
+    if category == "A":
+        dest, expr = _ARRAY
+    else:
+        dest, expr = _TYPE_MAP.get(typname, _STRING)
+    return Column(name, fmt, dest, expr)
+
+
+def _sync_stream(
+    source: psycopg.Connection,
+    warehouse: psycopg.Connection,
+    conn_cfg: Connection,
+    plan: _Plan,
+    sync_id: int,
+    full_refresh: bool,
+    progress: Progress | None,
+) -> StreamResult:
+    stream = plan.stream
+    started = time.perf_counter()
+    result = StreamResult(stream.name, stream.sync_mode, cursor_field=stream.cursor_field)
+    raw = sql.Identifier(conn_cfg.namespace, stream.name)
+
+    with warehouse.transaction():
+        state = warehouse.execute(
+            f"select cursor_value, generation_id from {STATE_SCHEMA}.sync_state "  # noqa: S608
+            "where connection = %s and stream = %s for update",
+            [conn_cfg.name, stream.name],
+        ).fetchone()
+        cursor_before, generation = (state[0], state[1]) if state else (None, 0)
+        table_existed = _ensure_raw_table(warehouse, conn_cfg.namespace, plan, result)
+
+        is_full = stream.sync_mode in (FULL_OVERWRITE, FULL_APPEND)
+        refresh = full_refresh and not is_full
+        if is_full or refresh:
+            generation = generation + 1 if (state or table_existed) else generation
+        lower = None if (refresh or is_full) else cursor_before
+        result.cursor_before = cursor_before
+        result.generation_id = generation
+
+        # Replace the contents when the stream overwrites, is refreshed, or is loaded for the
+        # first time: TRUNCATE is transactional and keeps dbt's views on the table intact.
+        replace = stream.sync_mode == FULL_OVERWRITE or refresh
+        landing_is_raw = replace or not _has_rows(warehouse, raw)
+        if replace:
+            warehouse.execute(sql.SQL("truncate {}").format(raw))
+
+        extracted_at = warehouse.execute("select now()").fetchone()[0]
+        meta = json.dumps({"sync_id": sync_id, "changes": []})
+        _set_airbyte_defaults(warehouse, raw, extracted_at, meta, generation)
+        if landing_is_raw:
+            landing = raw
+        else:
+            landing = sql.Identifier("_headwater_stage")
+            warehouse.execute(
+                sql.SQL("create temp table {} (like {} including defaults) on commit drop").format(
+                    landing, raw
+                )
+            )
+
+        select, bound = _source_query(source, conn_cfg, plan, lower)
+        column_list = sql.SQL(", ").join(sql.Identifier(c.name) for c in plan.columns)
+        estimate = _estimate_rows(source, conn_cfg, stream) if progress and lower is None else None
+        rows = 0
+        _fault(f"before_copy:{stream.name}")
+        try:
+            with (
+                source.cursor().copy(sql.SQL("copy ({}) to stdout").format(select)) as copy_out,
+                warehouse.cursor().copy(
+                    sql.SQL("copy {} ({}) from stdin").format(landing, column_list)
+                ) as copy_in,
+            ):
+                for chunk in copy_out:
+                    rows += bytes(chunk).count(b"\n")
+                    copy_in.write(chunk)
+                    _fault(f"mid_copy:{stream.name}")
+                    if progress:
+                        progress(stream.name, rows, estimate)
+        finally:
+            source.execute("rollback")  # end the read-only snapshot
+        result.rows_read = rows
+
+        if landing_is_raw:
+            result.rows_written = rows
+        else:
+            result.rows_written = _merge(warehouse, raw, landing, plan, column_list)
+        _drop_airbyte_defaults(warehouse, raw)
+        if result.rows_written > 10_000:
+            warehouse.execute(sql.SQL("analyze {}").format(raw))
+
+        cursor_after = _next_cursor(plan, bound, cursor_before, warehouse, raw)
+        result.cursor_after = cursor_after
+        warehouse.execute(
+            f"""
+            insert into {STATE_SCHEMA}.sync_state as s
+                (connection, stream, sync_mode, cursor_field, cursor_value, generation_id, last_sync_id, updated_at)
+            values (%s, %s, %s, %s, %s, %s, %s, now())
+            on conflict (connection, stream) do update set
+                sync_mode = excluded.sync_mode, cursor_field = excluded.cursor_field,
+                cursor_value = excluded.cursor_value, generation_id = excluded.generation_id,
+                last_sync_id = excluded.last_sync_id, updated_at = excluded.updated_at
+            """,  # noqa: S608
+            [
+                conn_cfg.name,
+                stream.name,
+                stream.sync_mode,
+                stream.cursor_field,
+                cursor_after,
+                generation,
+                sync_id,
+            ],
+        )
+        _fault(f"before_commit:{stream.name}")
+    _fault(f"after_commit:{stream.name}")
+    result.seconds = time.perf_counter() - started
+    if progress:
+        progress(stream.name, rows, rows)
+    return result
+
+
+def _fault(point: str) -> None:
+    """Fault injection for tests: HEADWATER_FAULT=<point> kills this process there (like kill -9)."""
+    if os.environ.get("HEADWATER_FAULT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _has_rows(warehouse: psycopg.Connection, raw: sql.Identifier) -> bool:
+    return warehouse.execute(sql.SQL("select exists (select from {})").format(raw)).fetchone()[0]
+
+
+def _ensure_raw_table(
+    warehouse: psycopg.Connection, namespace: str, plan: _Plan, result: StreamResult
+) -> bool:
+    """Create the raw table, or add source columns it lacks. Returns whether it existed."""
+    name = plan.stream.name
+    existing = warehouse.execute(
+        """
+        select column_name from information_schema.columns
+        where table_schema = %s and table_name = %s
+        """,
+        [namespace, name],
+    ).fetchall()
+    raw = sql.Identifier(namespace, name)
+    if not existing:
+        warehouse.execute(
+            sql.SQL("create schema if not exists {}").format(sql.Identifier(namespace))
+        )
+        defs = [
+            sql.SQL("{} {}").format(sql.Identifier(c.name), sql.SQL(c.dest_type))
+            for c in plan.columns
+        ]
+        defs += [sql.SQL("{} {}").format(sql.Identifier(n), sql.SQL(t)) for n, t in AIRBYTE_COLUMNS]
+        warehouse.execute(sql.SQL("create table {} ({})").format(raw, sql.SQL(", ").join(defs)))
+        if plan.stream.primary_key:
+            warehouse.execute(
+                sql.SQL("create index {} on {} ({})").format(
+                    sql.Identifier(f"{name}_pk_idx"),
+                    raw,
+                    sql.SQL(", ").join(sql.Identifier(k) for k in plan.stream.primary_key),
+                )
+            )
+        warehouse.execute(
+            sql.SQL("create index {} on {} (_airbyte_extracted_at)").format(
+                sql.Identifier(f"{name}_extracted_at_idx"), raw
+            )
+        )
+        return False
+    have = {r[0] for r in existing}
+    for column in plan.columns:
+        if column.name not in have:
+            # Schema evolution: a new source column appears in raw, empty for older rows.
+            warehouse.execute(
+                sql.SQL("alter table {} add column {} {}").format(
+                    raw, sql.Identifier(column.name), sql.SQL(column.dest_type)
+                )
+            )
+            result.columns_added.append(column.name)
+    return True
+
+
+def _set_airbyte_defaults(
+    warehouse, raw, extracted_at: datetime, meta: str, generation: int
+) -> None:
+    warehouse.execute(
+        sql.SQL(
+            "alter table {} alter column _airbyte_raw_id set default gen_random_uuid()::varchar, "
+            "alter column _airbyte_extracted_at set default {}, "
+            "alter column _airbyte_meta set default {}, "
+            "alter column _airbyte_generation_id set default {}"
+        ).format(
+            raw,
+            sql.Literal(extracted_at),
+            sql.SQL("{}::jsonb").format(sql.Literal(meta)),
+            sql.Literal(generation),
+        )
+    )
+
+
+def _drop_airbyte_defaults(warehouse, raw) -> None:
+    warehouse.execute(
+        sql.SQL(
+            "alter table {} alter column _airbyte_raw_id drop default, "
+            "alter column _airbyte_extracted_at drop default, "
+            "alter column _airbyte_meta drop default, "
+            "alter column _airbyte_generation_id drop default"
+        ).format(raw)
+    )
+
+
+def _source_query(
+    source: psycopg.Connection, conn_cfg: Connection, plan: _Plan, lower: str | None
+) -> tuple[sql.Composable, datetime | None]:
+    """Open the read snapshot and build the SELECT for this window. Returns (select, bound)."""
+    stream = plan.stream
+    bound = None
+    if plan.cursor is not None and plan.cursor.dest_type == "timestamptz":
+        bound = _snapshot_bound(source, conn_cfg)
+    # The source connection is in autocommit mode; this is the one explicit transaction.
+    source.execute("begin isolation level repeatable read read only")
+    source.execute("select 1")  # take the snapshot now, after the bound was computed
+    table = sql.Identifier(conn_cfg.source.schema_name, stream.name)
+    fields = sql.SQL(", ").join(
+        sql.SQL(c.select_expr).format(sql.Identifier(c.name))
+        + sql.SQL(" as {}").format(sql.Identifier(c.name))
+        for c in plan.columns
+    )
+    conditions: list[sql.Composable] = []
+    if plan.cursor is not None:
+        cursor = sql.Identifier(plan.cursor.name)
+        cast = sql.SQL(plan.cursor.source_type)
+        if lower is not None:
+            # Inclusive: rows tied with the last bound are read again. Deduped streams upsert
+            # them; append streams are bounded on both sides below, so ties cannot double.
+            op = (
+                sql.SQL(">=")
+                if (bound is not None or stream.sync_mode == DEDUPED)
+                else sql.SQL(">")
+            )
+            conditions.append(sql.SQL("{} {} {}::{}").format(cursor, op, sql.Literal(lower), cast))
+        if stream.sync_mode == APPEND and bound is not None:
+            conditions.append(sql.SQL("{} < {}").format(cursor, sql.Literal(bound)))
+    where = sql.SQL(" where ") + sql.SQL(" and ").join(conditions) if conditions else sql.SQL("")
+    return sql.SQL("select {} from {}{}").format(fields, table, where), bound
+
+
+def _snapshot_bound(source: psycopg.Connection, conn_cfg: Connection) -> datetime:
+    """The cursor value below which every source row is committed (see the module doc)."""
+    row = source.execute(
+        """
+        select
+            clock_timestamp(),
+            (
+                select min(xact_start) from pg_stat_activity
+                where datname = current_database() and pid <> pg_backend_pid()
+                    and xact_start is not null and backend_type = 'client backend'
+            ),
+            (select rolsuper from pg_roles where rolname = current_user)
+                or pg_has_role(current_user, 'pg_read_all_stats', 'usage')
+        """
+    ).fetchone()
+    now, oldest_open, sees_all = row
+    if not sees_all:
+        return now - conn_cfg.safety_lag
+    return min(now, oldest_open) if oldest_open is not None else now
+
+
+def _next_cursor(
+    plan: _Plan, bound: datetime | None, before: str | None, warehouse, raw
+) -> str | None:
+    if plan.cursor is None:
+        return None
+    if bound is not None:
+        return bound.isoformat()
+    # Cursor types without a snapshot bound (integers, naive timestamps): the largest value
+    # loaded, as Airbyte's standard cursor does.
+    value = warehouse.execute(
+        sql.SQL("select max({})::text from {}").format(sql.Identifier(plan.cursor.name), raw)
+    ).fetchone()[0]
+    return value if value is not None else before
+
+
+def _merge(warehouse, raw, stage, plan: _Plan, column_list) -> int:
+    """Append or upsert the staged rows into raw. Returns rows written."""
+    stream = plan.stream
+    all_columns = (
+        column_list
+        + sql.SQL(", ")
+        + sql.SQL(", ").join(sql.Identifier(n) for n, _ in AIRBYTE_COLUMNS)
+    )
+    if stream.sync_mode != DEDUPED:
+        return warehouse.execute(
+            sql.SQL("insert into {} select * from {}").format(raw, stage)
+        ).rowcount
+    keys = [sql.Identifier(k) for k in stream.primary_key]
+    match = sql.SQL(" and ").join(sql.SQL("r.{0} = s.{0}").format(k) for k in keys)
+    warehouse.execute(
+        sql.SQL("delete from {} as r using {} as s where {}").format(raw, stage, match)
+    )
+    if plan.source_pk_matches:
+        source_rows = sql.SQL("select {} from {}").format(all_columns, stage)
+    else:
+        # The configured key is not the source's primary key: keep the newest row per key.
+        source_rows = sql.SQL(
+            "select distinct on ({k}) {c} from {s} order by {k}, {cur} desc nulls last"
+        ).format(
+            k=sql.SQL(", ").join(keys), c=all_columns, s=stage, cur=sql.Identifier(plan.cursor.name)
+        )
+    return warehouse.execute(
+        sql.SQL("insert into {} ({}) {}").format(raw, all_columns, source_rows)
+    ).rowcount
+
+
+def _estimate_rows(source: psycopg.Connection, conn_cfg: Connection, stream: Stream) -> int | None:
+    row = source.execute(
+        "select reltuples::bigint from pg_class where oid = to_regclass(format('%%I.%%I', %s::text, %s::text))",
+        [conn_cfg.source.schema_name, stream.name],
+    ).fetchone()
+    return row[0] if row and row[0] and row[0] > 0 else None
