@@ -300,5 +300,58 @@ def print_sync_report(report) -> None:
     Console().print(table)
 
 
+# --- airbyte -----------------------------------------------------------------------------------
+
+
+@main.group("airbyte")
+def airbyte_group() -> None:
+    """Drive a real Airbyte server from airbyte/connections/ (see runbooks/airbyte.md)."""
+
+
+@airbyte_group.command("apply")
+@click.argument("domain", default="marketplace")
+@click.option(
+    "--target",
+    type=click.Choice(["production", "local"]),
+    default="production",
+    show_default=True,
+    help="Which destination of the connection file to use.",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Read the workspace and say what would change; write nothing."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def airbyte_apply(domain: str, target: str, dry_run: bool, as_json: bool) -> None:
+    """Create or update DOMAIN's source, destination and connection in an Airbyte workspace.
+
+    Idempotent by name. Server and credentials come from AIRBYTE_API_URL, AIRBYTE_CLIENT_ID /
+    AIRBYTE_CLIENT_SECRET (or AIRBYTE_USERNAME / AIRBYTE_PASSWORD) and AIRBYTE_WORKSPACE_ID;
+    connector settings from the variables the connection file names.
+    """
+    from headwater import airbyte
+
+    actions = airbyte.apply_domain(domain, target=target, dry_run=dry_run)
+    if as_json:
+        emit_json([a.to_dict() for a in actions])
+    else:
+        for action in actions:
+            click.echo(action.describe())
+
+
+@main.command("demo")
+@click.option("--scale", default=1.0, show_default=True, help="Size of the seeded source.")
+@click.option(
+    "--minutes", default=60.0, show_default=True, help="Application time between the two syncs."
+)
+def demo_cmd(scale: float, minutes: float) -> None:
+    """Run the marketplace pipeline end to end on the embedded server (what `make demo` runs).
+
+    Re-seeds the marketplace source and resets its raw tables, so every run starts clean.
+    """
+    from headwater import demo
+
+    demo.run(scale=scale, minutes=minutes, print_sync=print_sync_report)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
