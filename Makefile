@@ -10,6 +10,7 @@ HW := $(BIN)/headwater
 
 # No tool may phone home: the network here only reaches package registries.
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
+export DBT_VERSION_CHECK := false
 export DO_NOT_TRACK := 1
 export SCARF_ANALYTICS := false
 export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False

@@ -300,6 +300,66 @@ def print_sync_report(report) -> None:
     Console().print(table)
 
 
+# --- bigquery emulator ----------------------------------------------------------------------
+
+
+@main.group("bq")
+def bq_group() -> None:
+    """Run the local BigQuery emulator (bqemulator) and load raw tables into it."""
+
+
+@bq_group.command("start")
+@click.option("--port", type=int, default=None, help="REST port (default 9050, or a free one).")
+def bq_start(port: int | None) -> None:
+    """Start the emulator in the background (idempotent)."""
+    from headwater import bigquery
+
+    status = bigquery.start_emulator(rest_port=port)
+    click.echo(
+        f"BigQuery emulator running (pid {status.pid}) at {status.api_endpoint}, project {status.project}"
+    )
+
+
+@bq_group.command("stop")
+def bq_stop() -> None:
+    """Stop the emulator."""
+    from headwater import bigquery
+
+    click.echo("stopped" if bigquery.stop_emulator() else "not running")
+
+
+@bq_group.command("status")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def bq_status(as_json: bool) -> None:
+    """Say whether the emulator runs, and where."""
+    from headwater import bigquery
+
+    status = bigquery.emulator_status()
+    if as_json:
+        emit_json(status.to_dict())
+    else:
+        click.echo(
+            f"running at {status.api_endpoint} (pid {status.pid})"
+            if status.running
+            else "not running"
+        )
+    if not status.running:
+        sys.exit(3)
+
+
+@bq_group.command("load")
+@click.argument("domain", default="marketplace")
+def bq_load(domain: str) -> None:
+    """Copy raw_<DOMAIN> from the warehouse into the emulator, typed as Airbyte's BigQuery destination."""
+    from headwater import bigquery
+
+    status = bigquery.start_emulator()
+    counts = bigquery.load_raw_from_warehouse(
+        config.warehouse_url(), f"raw_{domain}", status=status
+    )
+    _print_counts(counts, f"raw_{domain} loaded into the emulator", as_json=False)
+
+
 # --- airbyte -----------------------------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ WAREHOUSE_DB = "warehouse"
 # and telemetry retries make commands hang. Users can still override each one.
 TELEMETRY_OFF = {
     "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
+    "DBT_VERSION_CHECK": "false",
     "DO_NOT_TRACK": "1",
     "SCARF_ANALYTICS": "false",
     "AIRFLOW__USAGE_DATA_COLLECTION__ENABLED": "False",
