@@ -618,3 +618,30 @@ def _estimate_rows(source: psycopg.Connection, conn_cfg: Connection, stream: Str
         [conn_cfg.source.schema_name, stream.name],
     ).fetchone()
     return row[0] if row and row[0] and row[0] > 0 else None
+
+
+def reset(connection: Connection | str, *, warehouse_url: str | None = None) -> None:
+    """Forget a connection: drop its raw tables and its state, so the next sync starts over.
+
+    Needed after re-seeding a source with older timestamps, which no cursor would pick up.
+    Objects that depend on the raw tables (dbt's staging views) are dropped with them and
+    come back with the next dbt build.
+    """
+    conn_cfg = load_connection(connection) if isinstance(connection, str) else connection
+    warehouse_url = warehouse_url or config.warehouse_url()
+    with db.connect(warehouse_url, what="warehouse", autocommit=True) as warehouse:
+        _ensure_state_tables(warehouse)
+        if not _try_lock(warehouse, conn_cfg.name):
+            raise HeadwaterError(
+                f"connection {conn_cfg.name}: a sync is running; try again when it ends"
+            )
+        with warehouse.transaction():
+            warehouse.execute(
+                sql.SQL("drop schema if exists {} cascade").format(
+                    sql.Identifier(conn_cfg.namespace)
+                )
+            )
+            warehouse.execute(
+                f"delete from {STATE_SCHEMA}.sync_state where connection = %s",  # noqa: S608
+                [conn_cfg.name],
+            )
