@@ -46,6 +46,14 @@ def main(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 
+def console():
+    """A rich console; when output goes to a file or CI log, wide enough for the summaries."""
+    from rich.console import Console
+
+    out = Console()
+    return out if out.is_terminal else Console(width=120)
+
+
 def emit_json(payload: object) -> None:
     click.echo(json.dumps(payload, indent=2, default=str))
 
@@ -156,7 +164,6 @@ def _print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
     if as_json:
         emit_json(counts)
         return
-    from rich.console import Console
     from rich.table import Table
 
     table = Table(title=title)
@@ -164,7 +171,7 @@ def _print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
     table.add_column("rows", justify="right")
     for key, value in counts.items():
         table.add_row(key, f"{value:,}")
-    Console().print(table)
+    console().print(table)
 
 
 class _steps:
@@ -267,8 +274,17 @@ class _SyncProgress:
         return False
 
 
+_MODE_LABELS = {
+    "incremental_append_deduped": "incr. deduped",
+    "incremental_append": "incr. append",
+    "full_refresh_overwrite": "full overwrite",
+    "full_refresh_append": "full append",
+}
+
+
 def print_sync_report(report) -> None:
-    from rich.console import Console
+    from datetime import datetime
+
     from rich.table import Table
 
     table = Table(title=f"sync {report.connection} → {report.namespace} (sync {report.sync_id})")
@@ -277,27 +293,34 @@ def print_sync_report(report) -> None:
         ("mode", "left"),
         ("read", "right"),
         ("written", "right"),
-        ("cursor reached", "left"),
+        ("cursor reached (UTC)", "left"),
         ("gen", "right"),
-        ("rows/s", "right"),
     ]:
-        table.add_column(name, justify=justify)
+        table.add_column(name, justify=justify, no_wrap=True)
     for s in report.streams:
-        cursor = s.cursor_after or "-"
+        cursor = "-"
+        if s.cursor_after:
+            try:
+                cursor = datetime.fromisoformat(s.cursor_after).strftime("%Y-%m-%d %H:%M:%S")
+            except ValueError:
+                cursor = s.cursor_after
         if s.columns_added:
-            cursor += f"  (+ columns: {', '.join(s.columns_added)})"
+            cursor += f" +cols: {', '.join(s.columns_added)}"
         table.add_row(
             s.stream,
-            s.sync_mode,
+            _MODE_LABELS.get(s.sync_mode, s.sync_mode),
             f"{s.rows_read:,}",
             f"{s.rows_written:,}",
             cursor,
             str(s.generation_id),
-            f"{s.rows_per_second:,.0f}",
         )
     data = report.as_dict()
-    table.caption = f"{data['rows_read']:,} rows read, {data['rows_written']:,} written in {report.seconds:.1f} s"
-    Console().print(table)
+    rate = data["rows_read"] / report.seconds if report.seconds else 0
+    table.caption = (
+        f"{data['rows_read']:,} rows read, {data['rows_written']:,} written "
+        f"in {report.seconds:.1f} s ({rate:,.0f} rows/s)"
+    )
+    console().print(table)
 
 
 # --- bigquery emulator ----------------------------------------------------------------------
