@@ -76,7 +76,7 @@ def _postmaster(data_dir: Path):
 
     try:
         return PostmasterInfo.read_from_pgdata(data_dir)
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError, IndexError, AssertionError):  # a truncated or foreign pid file
         return None
 
 
