@@ -15,7 +15,7 @@ export DO_NOT_TRACK := 1
 export SCARF_ANALYTICS := false
 export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
-export SODA_TELEMETRY_DISABLED := true
+export SODA_CORE_TELEMETRY_ENABLED := false
 export OTEL_SDK_DISABLED := true
 
 .PHONY: help install demo test lint fmt bench airflow db-start db-stop clean

@@ -323,6 +323,56 @@ def print_sync_report(report) -> None:
     console().print(table)
 
 
+# --- gates and publish -------------------------------------------------------------------------
+
+
+@main.command("gate")
+@click.argument("domain")
+@click.argument("layer", type=click.Choice(["raw", "marts"]))
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable result.")
+def gate_cmd(domain: str, layer: str, as_json: bool) -> None:
+    """Run DOMAIN's Soda contracts for LAYER; exit 1 and name the failing checks if any fail.
+
+    Contracts live in soda/<domain>/<layer>/. See runbooks/gate-failed.md when one fails.
+    """
+    from headwater import gates
+
+    result = gates.run_gate(domain, layer)
+    if as_json:
+        emit_json(result.as_dict())
+        sys.exit(0 if result.passed else 1)
+    if not result.passed:
+        raise gates.GateFailed(result)
+    click.echo(result.summary())
+
+
+@main.command("publish")
+@click.argument("domain")
+@click.option("--restore", is_flag=True, help="Bring back the previously published marts.")
+@click.option("--history", "show_history", is_flag=True, help="List recent publishes.")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def publish_cmd(domain: str, restore: bool, show_history: bool, as_json: bool) -> None:
+    """Publish DOMAIN's marts to the `analytics` schema analysts read (atomic swap).
+
+    Run it only after `headwater gate DOMAIN marts` passed; the DAG and `headwater run` do.
+    """
+    from headwater import publish
+
+    if show_history:
+        rows = publish.history(domain)
+        if as_json:
+            emit_json(rows)
+        else:
+            for row in rows:
+                click.echo("  ".join(f"{k}={v}" for k, v in row.items()))
+        return
+    result = publish.restore(domain) if restore else publish.publish(domain)
+    if as_json:
+        emit_json(result.as_dict())
+    else:
+        click.echo(result.summary())
+
+
 # --- bigquery emulator ----------------------------------------------------------------------
 
 
