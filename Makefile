@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HW := $(BIN)/headwater
+PY_DIRS := $(wildcard src tests dags benchmarks)
 
 # No tool may phone home: the network here only reaches package registries.
 export DBT_SEND_ANONYMOUS_USAGE_STATS := false
@@ -35,16 +36,16 @@ demo: $(STAMP) ## start the embedded PostgreSQL, seed, sync, mutate, sync again
 	$(HW) demo
 
 test: $(STAMP) ## ruff, then pytest (unit and integration on the embedded server)
-	$(BIN)/ruff check src tests dags benchmarks
-	$(BIN)/ruff format --check src tests dags benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
+	$(BIN)/ruff format --check $(PY_DIRS)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 lint: $(STAMP) ## ruff lint only
-	$(BIN)/ruff check src tests dags benchmarks
+	$(BIN)/ruff check $(PY_DIRS)
 
 fmt: $(STAMP) ## format the Python code
-	$(BIN)/ruff format src tests dags benchmarks
-	$(BIN)/ruff check --fix src tests dags benchmarks
+	$(BIN)/ruff format $(PY_DIRS)
+	$(BIN)/ruff check --fix $(PY_DIRS)
 
 db-start: $(STAMP) ## start the embedded PostgreSQL
 	$(HW) db start
