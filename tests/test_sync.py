@@ -114,9 +114,27 @@ def test_future_cursor_values_do_not_poison_the_cursor(env):
     env.run(streams=["items"])
     add_items(env, 3)  # normal changes after a row dated in the future
 
-    env.run(streams=["items"])
+    second = env.run(streams=["items"]).streams[0]
 
     assert_raw_equals_source(env)
+    # The future rows are read again, but unchanged rows are not rewritten.
+    assert second.rows_read == 5 and second.rows_written == 3
+
+
+def test_rereading_unchanged_rows_keeps_their_raw_rows(env):
+    add_items(env, 3, updated_at="now() + interval '1 day'")
+    env.run(streams=["items"])
+    before = env.wh(
+        "select id, _airbyte_raw_id, _airbyte_extracted_at from raw_test.items order by id"
+    )
+
+    again = env.run(streams=["items"]).streams[0]
+
+    assert again.rows_read == 3 and again.rows_written == 0
+    assert (
+        env.wh("select id, _airbyte_raw_id, _airbyte_extracted_at from raw_test.items order by id")
+        == before
+    )
 
 
 def test_full_refresh_equals_incremental_and_bumps_generation(env):

@@ -595,6 +595,15 @@ def _merge(warehouse, raw, stage, plan: _Plan, column_list) -> int:
         ).rowcount
     keys = [sql.Identifier(k) for k in stream.primary_key]
     match = sql.SQL(" and ").join(sql.SQL("r.{0} = s.{0}").format(k) for k in keys)
+    # Rows read again unchanged (ties at the bound, future cursors) keep their raw row and
+    # its _airbyte_extracted_at: downstream sees no change, and reruns leave marts identical.
+    same = sql.SQL(" and ").join(
+        sql.SQL("r.{0} is not distinct from s.{0}").format(sql.Identifier(c.name))
+        for c in plan.columns
+    )
+    warehouse.execute(
+        sql.SQL("delete from {} as s using {} as r where {} and {}").format(stage, raw, match, same)
+    )
     warehouse.execute(
         sql.SQL("delete from {} as r using {} as s where {}").format(raw, stage, match)
     )
