@@ -14,6 +14,7 @@ export DBT_SEND_ANONYMOUS_USAGE_STATS := false
 export DBT_VERSION_CHECK := false
 export DO_NOT_TRACK := 1
 export SCARF_ANALYTICS := false
+export SCARF_NO_ANALYTICS := true
 export AIRFLOW__USAGE_DATA_COLLECTION__ENABLED := False
 export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
 export SODA_CORE_TELEMETRY_ENABLED := false
@@ -46,6 +47,9 @@ lint: $(STAMP) ## ruff lint only
 fmt: $(STAMP) ## format the Python code
 	$(BIN)/ruff format $(PY_DIRS)
 	$(BIN)/ruff check --fix $(PY_DIRS)
+
+airflow: $(STAMP) ## start Airflow locally (UI, scheduler, dag-processor, triggerer)
+	$(HW) airflow
 
 db-start: $(STAMP) ## start the embedded PostgreSQL
 	$(HW) db start

@@ -498,6 +498,48 @@ def bq_load(domain: str) -> None:
     _print_counts(counts, f"raw_{domain} loaded into the emulator", as_json=False)
 
 
+# --- airflow -----------------------------------------------------------------------------------
+
+
+@main.group("airflow", invoke_without_command=True)
+@click.option(
+    "--unpause", is_flag=True, help="Unpause the DAGs once registered (they start paused)."
+)
+@click.option("--port", type=int, default=None, help="UI port (default 8080, or a free one).")
+@click.pass_context
+def airflow_group(ctx: click.Context, unpause: bool, port: int | None) -> None:
+    """Start Airflow 3 locally (api-server, scheduler, dag-processor, triggerer).
+
+    Metadata lives in the `airflow` database of the embedded PostgreSQL; the DAGs come from
+    dags/. Prints the UI address and the admin credentials. `headwater airflow stop` stops it.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from headwater import airflow_local
+
+    info = airflow_local.start(unpause=unpause, port=port, echo=click.echo)
+    click.echo(f"Airflow UI: {info.url}  user: {info.username}  password: {info.password}")
+    if info.unpaused:
+        click.echo(f"unpaused: {', '.join(info.unpaused)}")
+
+
+@airflow_group.command("stop")
+def airflow_stop() -> None:
+    """Stop the local Airflow components."""
+    from headwater import airflow_local
+
+    click.echo("stopped" if airflow_local.stop(echo=click.echo) else "not running")
+
+
+@airflow_group.command("status")
+def airflow_status() -> None:
+    """List the local Airflow components and their pids."""
+    from headwater import airflow_local
+
+    for component, pid in airflow_local.status().items():
+        click.echo(f"{component:<14} {'running (pid ' + str(pid) + ')' if pid else 'stopped'}")
+
+
 # --- airbyte -----------------------------------------------------------------------------------
 
 
