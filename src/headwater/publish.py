@@ -55,7 +55,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -160,29 +160,9 @@ def publish(
                 f"{SOURCE_SCHEMA}; build the marts (dbt) and pass the marts gate first"
             )
         row_counts, checksums = _stage(conn, names)
-
-        def swap(conn: psycopg.Connection) -> None:
-            _lock(conn, ANALYTICS, names)
-            _refuse_dependent_views(conn, names)
-            for mart in names:
-                _swap_one(conn, mart)
-
-        publish_id, published_at = _in_swap_transaction(
-            conn, swap, domain, "publish", names, row_counts, checksums
+        return _swap_and_record(
+            conn, domain, "publish", names, names, _swap_one, row_counts, checksums, started
         )
-    result = PublishResult(
-        domain,
-        "publish",
-        publish_id,
-        published_at,
-        names,
-        row_counts,
-        checksums,
-        _combined(checksums),
-        time.perf_counter() - started,
-    )
-    log.info("%s (%.1f s)", result.summary(), result.seconds)
-    return result
 
 
 def restore(domain: str, *, warehouse_url: str | None = None) -> PublishResult:
@@ -214,21 +194,39 @@ def restore(domain: str, *, warehouse_url: str | None = None) -> PublishResult:
         for mart in kept:
             row_counts[mart], checksums[mart] = _measure(conn, PREVIOUS, mart)
 
-        def swap(conn: psycopg.Connection) -> None:
-            _lock(conn, ANALYTICS, names)
-            _refuse_dependent_views(conn, names)
-            for mart in names:
-                _swap_back_one(conn, mart)
-
-        publish_id, published_at = _in_swap_transaction(
-            conn, swap, domain, "restore", kept, row_counts, checksums
+        return _swap_and_record(
+            conn, domain, "restore", names, kept, _swap_back_one, row_counts, checksums, started
         )
+
+
+def _swap_and_record(
+    conn: psycopg.Connection,
+    domain: str,
+    action: str,
+    names: list[str],
+    recorded: list[str],
+    swap_one: Callable[[psycopg.Connection, str], None],
+    row_counts: dict[str, int],
+    checksums: dict[str, str],
+    started: float,
+) -> PublishResult:
+    """Swap every mart in `names` with `swap_one` in one transaction and log it."""
+
+    def swap(conn: psycopg.Connection) -> None:
+        _lock(conn, ANALYTICS, names)
+        _refuse_dependent_views(conn, names)
+        for mart in names:
+            swap_one(conn, mart)
+
+    publish_id, published_at = _in_swap_transaction(
+        conn, swap, domain, action, recorded, row_counts, checksums
+    )
     result = PublishResult(
         domain,
-        "restore",
+        action,
         publish_id,
         published_at,
-        kept,
+        recorded,
         row_counts,
         checksums,
         _combined(checksums),
