@@ -70,9 +70,3 @@ def url_from_env(env_var: str | None, embedded_database: str) -> str:
 def warehouse_url() -> str:
     """URL of the warehouse database: `HEADWATER_WAREHOUSE_URL` or the embedded server."""
     return url_from_env("HEADWATER_WAREHOUSE_URL", WAREHOUSE_DB)
-
-
-def uses_embedded(url: str) -> bool:
-    from headwater import db
-
-    return db.is_embedded_url(url)

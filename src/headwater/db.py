@@ -12,7 +12,6 @@ import logging
 import os
 import re
 import warnings
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
@@ -177,10 +176,3 @@ def is_embedded_url(url: str) -> bool:
     query = parse_qs(urlsplit(url).query)
     host = query.get("host", [""])[0]
     return bool(host) and Path(host).resolve() == pgdata().resolve()
-
-
-@contextlib.contextmanager
-def transaction(url: str, *, what: str = "database") -> Iterator[psycopg.Connection]:
-    with connect(url, what=what) as conn:
-        with conn.transaction():
-            yield conn

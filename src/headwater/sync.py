@@ -268,7 +268,8 @@ def _discover(source: psycopg.Connection, conn_cfg: Connection, stream: Stream) 
     where = f"stream {stream.name!r}"
     if not rows:
         raise HeadwaterError(
-            f"{where}: table {schema}.{stream.name} does not exist in the source ({db.describe(source_url_of(source))})"
+            f"{where}: table {schema}.{stream.name} does not exist in the source "
+            f"({source.info.dbname}@{source.info.host})"
         )
     columns = [_map_column(name, fmt, typname, category) for name, fmt, typname, category in rows]
     by_name = {c.name: c for c in columns}
@@ -294,11 +295,6 @@ def _discover(source: psycopg.Connection, conn_cfg: Connection, stream: Stream) 
         [schema, stream.name],
     ).fetchone()[0]
     return _Plan(stream, columns, cursor, sorted(pk or []) == sorted(stream.primary_key))
-
-
-def source_url_of(conn: psycopg.Connection) -> str:
-    info = conn.info
-    return f"postgresql://{info.user}@{info.host}/{info.dbname}"
 
 
 def _map_column(name: str, fmt: str, typname: str, category: str) -> Column:
