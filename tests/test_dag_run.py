@@ -21,7 +21,7 @@ from headwater import config, db
 pytestmark = [pytest.mark.airflow, pytest.mark.integration, pytest.mark.slow]
 
 DOMAIN = "marketplace"
-PIPELINE = "marketplace_pipeline"
+PIPELINE = "marketplace_elt"
 MAINTENANCE = "marketplace_maintenance"
 SCALE = 0.2
 # Two past hours: the run under test and the one the planted failure uses.
@@ -198,5 +198,5 @@ def test_raw_gate_failure_stops_dbt_and_publish(airflow_env, first_run):
     assert mart_checksums(url, "analytics") == before
     # The alert went out (as a log line: no webhook is configured here).
     log_text = Path(result["log"]).read_text()
-    assert "ALERT" in log_text and "marketplace_pipeline.raw_gate failed" in log_text
+    assert "ALERT" in log_text and "marketplace_elt.raw_gate failed" in log_text
     assert "id is unique" in log_text

@@ -21,7 +21,7 @@ import pytest
 from headwater import alerts, config, orchestration
 from headwater.errors import ConfigError
 
-DAGS = {"marketplace_pipeline", "marketplace_maintenance"}
+DAGS = {"marketplace_elt", "marketplace_maintenance"}
 POISON = "postgresql://nobody:not-a-secret@192.0.2.1:9/nowhere"
 AIRBYTE_ENV = "HEADWATER_MARKETPLACE_AIRBYTE_CONNECTION_ID"
 
@@ -165,7 +165,7 @@ class TestDagBag:
                 assert task["alerts"] == ["on_failure"], (dag_id, task_id)
 
     def test_pipeline_shape(self, dagbag):
-        dag = dagbag["dags"]["marketplace_pipeline"]
+        dag = dagbag["dags"]["marketplace_elt"]
         tasks = dag["tasks"]
         # Runs cover an hour each ([previous tick, this tick)), not an instant.
         assert dag["schedule"] == ["CronDataIntervalTimetable", "0 * * * *"]
@@ -185,7 +185,7 @@ class TestDagBag:
                 assert set(task["vars"]) == {"data_interval_start", "data_interval_end"}, task_id
 
     def test_models_tests_follow_their_model(self, dagbag):
-        tasks = dagbag["dags"]["marketplace_pipeline"]["tasks"]
+        tasks = dagbag["dags"]["marketplace_elt"]["tasks"]
         test_tasks = [t for t in tasks if t.startswith("dbt.") and t.endswith(".test")]
         assert test_tasks, "TestBehavior.AFTER_EACH renders a test task after tested nodes"
         for test_task in test_tasks:
@@ -200,14 +200,14 @@ class TestDagBag:
 
     def test_airbyte_connection_switches_extract_load(self, dagbag):
         assert dagbag["airbyte_import_errors"] == {}
-        tasks = dagbag["airbyte_dags"]["marketplace_pipeline"]["tasks"]
+        tasks = dagbag["airbyte_dags"]["marketplace_elt"]["tasks"]
         extract = tasks["extract_load"]
         assert extract["type"] == "AirbyteTriggerSyncOperator"
         assert extract["deferrable"] is True
         assert extract["connection_id"] == "3f8c5d4e-0000-4000-8000-000000000001"
         # The same downstream either way.
         assert tasks["raw_gate"]["upstream"] == ["extract_load"]
-        local = dagbag["dags"]["marketplace_pipeline"]["tasks"]
+        local = dagbag["dags"]["marketplace_elt"]["tasks"]
         assert set(tasks) == set(local)
 
     def test_maintenance_dag_params(self, dagbag):
@@ -233,7 +233,7 @@ def test_pipeline_file_loads():
     assert pipeline.schedule == "@hourly"
     assert pipeline.retries >= 2
     assert pipeline.retry_delay == timedelta(minutes=1)
-    assert pipeline.pipeline_dag_id == "marketplace_pipeline"
+    assert pipeline.pipeline_dag_id == "marketplace_elt"
 
 
 def test_pipeline_file_rejects_too_few_retries(tmp_path):
@@ -269,8 +269,8 @@ def test_maintenance_params_are_checked():
 
 
 class _TaskInstance:
-    dag_id, task_id, run_id, try_number = "marketplace_pipeline", "raw_gate", "scheduled__x", 3
-    log_url = "http://localhost:8080/dags/marketplace_pipeline/runs/x/tasks/raw_gate"
+    dag_id, task_id, run_id, try_number = "marketplace_elt", "raw_gate", "scheduled__x", 3
+    log_url = "http://localhost:8080/dags/marketplace_elt/runs/x/tasks/raw_gate"
 
 
 def _context(exc: Exception) -> dict:
@@ -290,7 +290,7 @@ def test_alert_names_task_interval_error_and_runbook():
         _context(RuntimeError("cannot connect to postgresql://u:hunter2@db/x")), env={}
     )
     text = alert.text()
-    assert "marketplace_pipeline.raw_gate failed" in text
+    assert "marketplace_elt.raw_gate failed" in text
     assert "2026-11-20T10:00:00+00:00 → 2026-11-20T11:00:00+00:00" in text
     assert "runbooks/gate-failed.md" in text
     assert "hunter2" not in text
@@ -323,7 +323,7 @@ def test_alert_posts_to_webhook_and_never_raises(caplog):
         alert = alerts.build_alert(_context(ValueError("boom")), env={})
         sent = alerts.notify(alert, env={alerts.WEBHOOK_ENV: url})
         assert sent == ["log", "webhook"]
-        assert "marketplace_pipeline.raw_gate failed" in received[0]["text"]
+        assert "marketplace_elt.raw_gate failed" in received[0]["text"]
         # A dead webhook is logged without its URL (which carries the token) and not raised.
         server.shutdown()
         server.server_close()

@@ -132,6 +132,19 @@ class Dbt(_Model):
         return env.get(self.target_env) or self.target
 
 
+class MicroBatch(_Model):
+    """What `headwater run <domain> --every <interval>` runs on each tick."""
+
+    # The dbt selection per tick (default: the pipeline's `dbt.select` / `dbt.exclude`):
+    # the models dashboards read every minute, leaving slow batch marts to the schedule.
+    select: list[str] = []
+    exclude: list[str] = []
+    # The interval `--every` uses when given without one.
+    every: timedelta = timedelta(minutes=1)
+
+    _every = field_validator("every", mode="before")(_duration)
+
+
 class Pipeline(_Model):
     domain: str
     description: str
@@ -149,7 +162,10 @@ class Pipeline(_Model):
     execution_timeout: timedelta | None = timedelta(hours=2)
     extract_load: ExtractLoad = ExtractLoad()
     dbt: Dbt
+    # The marts analysts read: copied to `analytics` as one set after the marts gate.
+    marts: list[str] = Field(min_length=1)
     publish: bool = True
+    micro_batch: MicroBatch = MicroBatch()
 
     _durations = field_validator(
         "dagrun_timeout", "retry_delay", "max_retry_delay", "execution_timeout", mode="before"
@@ -166,7 +182,7 @@ class Pipeline(_Model):
 
     @property
     def pipeline_dag_id(self) -> str:
-        return f"{self.domain}_pipeline"
+        return f"{self.domain}_elt"
 
     @property
     def maintenance_dag_id(self) -> str:
@@ -180,11 +196,18 @@ def pipeline_path(domain: str) -> Path:
 def load_pipeline(path_or_domain: str | Path) -> Pipeline:
     """Read and validate a pipeline file, or raise one ConfigError line naming the problem."""
     path = Path(path_or_domain)
-    if not path.suffix:
+    by_domain = not path.suffix
+    if by_domain:
         path = pipeline_path(str(path_or_domain))
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
+        if by_domain:
+            known = sorted(p.parent.name for p in path.parent.parent.glob(f"*/{PIPELINE_FILE}"))
+            raise ConfigError(
+                f"no pipeline for domain {str(path_or_domain)!r}: {DAGS_DIR}/{path_or_domain}/"
+                f"{PIPELINE_FILE} does not exist (domains: {', '.join(known) or 'none'})"
+            ) from None
         raise ConfigError(f"{path}: no such pipeline file") from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {getattr(exc, 'problem', exc)}") from None

@@ -67,19 +67,6 @@ from headwater.errors import ConfigError, HeadwaterError
 
 log = logging.getLogger(__name__)
 
-# The marts each domain publishes, in the order they are copied and swapped.
-MARTS: dict[str, list[str]] = {
-    "marketplace": [
-        "dim_users",
-        "dim_products",
-        "fct_orders",
-        "fct_daily_sales",
-        "fct_seller_performance",
-        "fct_payment_reconciliation",
-        "fct_customer_cohorts",
-    ],
-}
-
 SOURCE_SCHEMA = "marts"
 ANALYTICS = "analytics"
 NEXT = "analytics__next"
@@ -133,10 +120,11 @@ class PublishResult:
 
 
 def marts_of(domain: str) -> list[str]:
-    if domain not in MARTS:
-        known = ", ".join(sorted(MARTS))
-        raise ConfigError(f"no marts registered for domain {domain!r} (known: {known})")
-    return list(MARTS[domain])
+    """The marts a domain publishes, in the order they are copied and swapped: the `marts`
+    list of its pipeline file (dags/<domain>/pipeline.yaml)."""
+    from headwater.orchestration import load_pipeline
+
+    return list(load_pipeline(domain).marts)
 
 
 def publish(
