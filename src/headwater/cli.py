@@ -9,7 +9,7 @@ import sys
 import click
 
 from headwater import config, db
-from headwater.errors import HeadwaterError
+from headwater.errors import ConfigError, HeadwaterError
 
 config.disable_telemetry()
 
@@ -115,52 +115,60 @@ def db_url(database: str) -> None:
         click.echo(db.embedded_url(database))
 
 
-# --- seed / mutate ----------------------------------------------------------------------------
-
-DOMAIN = click.Choice(["marketplace"])
+# --- seed / mutate / simulate: one subcommand per domain -----------------------------------
 
 
-@main.command("seed")
-@click.argument("domain", type=DOMAIN)
-@click.option("--scale", default=1.0, show_default=True, help="1 ≈ 2,000 orders; 500 ≈ 1M orders.")
-@click.option(
-    "--seed", "rng_seed", default=42, show_default=True, help="Random seed: same seed, same data."
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def seed_cmd(domain: str, scale: float, rng_seed: int, as_json: bool) -> None:
-    """Create DOMAIN's source schema and fill it with deterministic data (replaces what is there)."""
-    from headwater.generators import marketplace
+class DomainCommands(click.Group):
+    """`headwater <verb> <domain> [options]`, where each domain brings its own options.
 
-    if scale <= 0:
-        raise HeadwaterError(f"--scale must be positive, got {scale}")
-    with _steps(f"seeding {domain}", quiet=as_json) as step:
-        counts = marketplace.seed(config.source_url(domain), scale, seed=rng_seed, progress=step)
-    _print_counts(counts, f"{domain} source seeded", as_json)
+    A domain's generator module (`headwater.generators.<domain>`) defines the click command
+    as `<verb>_command` (`seed_command`, `mutate_command`, `simulate_command`); it is
+    imported only when that domain's command runs, or for `--help`.
+    """
 
+    def __init__(self, *args, verb: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.verb = verb
 
-@main.command("mutate")
-@click.argument("domain", type=DOMAIN)
-@click.option(
-    "--minutes", default=60.0, show_default=True, help="How much application time to simulate."
-)
-@click.option(
-    "--seed", "rng_seed", type=int, default=None, help="Random seed for a repeatable batch."
-)
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def mutate_cmd(domain: str, minutes: float, rng_seed: int | None, as_json: bool) -> None:
-    """Apply a realistic batch of application changes to DOMAIN's source."""
-    from headwater.generators import marketplace
+    def _command(self, domain: str) -> click.Command | None:
+        import importlib
 
-    if minutes <= 0:
-        raise HeadwaterError(f"--minutes must be positive, got {minutes}")
-    with _steps(f"mutating {domain}", quiet=as_json) as step:
-        counts = marketplace.mutate(
-            config.source_url(domain), minutes, seed=rng_seed, progress=step
-        )
-    _print_counts(counts, f"{domain} source changed", as_json)
+        try:
+            module = importlib.import_module(f"headwater.generators.{domain}")
+        except ModuleNotFoundError:
+            return None
+        return getattr(module, f"{self.verb}_command", None)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [d for d in config.DOMAINS if self._command(d) is not None]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return self._command(name) if name in config.DOMAINS else None
+
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        name = args[0] if args else ""
+        if name and not name.startswith("-") and self.get_command(ctx, name) is None:
+            known = ", ".join(self.list_commands(ctx))
+            raise ConfigError(f"no `{self.verb}` for domain {name!r} (domains: {known})")
+        return super().resolve_command(ctx, args)
 
 
-def _print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
+@main.group("seed", cls=DomainCommands, verb="seed")
+def seed_group() -> None:
+    """Create a domain's source and fill it with deterministic data (replaces what is there)."""
+
+
+@main.group("mutate", cls=DomainCommands, verb="mutate")
+def mutate_group() -> None:
+    """Apply a realistic batch of application changes to a domain's source."""
+
+
+@main.group("simulate", cls=DomainCommands, verb="simulate")
+def simulate_group() -> None:
+    """Generate a domain's event stream (late, duplicate, out-of-order and malformed events)."""
+
+
+def print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
     if as_json:
         emit_json(counts)
         return
@@ -174,7 +182,7 @@ def _print_counts(counts: dict[str, int], title: str, as_json: bool) -> None:
     console().print(table)
 
 
-class _steps:
+class steps:
     """A spinner naming the current step of a long operation."""
 
     def __init__(self, title: str, quiet: bool = False):
@@ -323,6 +331,101 @@ def print_sync_report(report) -> None:
     console().print(table)
 
 
+# --- ingest -----------------------------------------------------------------------------------
+
+
+@main.command("ingest")
+@click.argument("domain")
+@click.argument("file", metavar="FILE|-")
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=10_000,
+    show_default=True,
+    help="Events per COPY batch (one transaction each).",
+)
+@click.option(
+    "--max-pending",
+    type=click.IntRange(min=1),
+    default=4,
+    show_default=True,
+    help="Batches that may wait for the database before reading pauses (backpressure).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print a machine-readable summary.")
+def ingest_cmd(domain: str, file: str, batch_size: int, max_pending: int, as_json: bool) -> None:
+    """Land DOMAIN's JSON-lines events from FILE (or - for standard input).
+
+    Each line is validated against its event type, then accepted into its landing table,
+    recognised as a duplicate (event id or idempotency key already there), or dead-lettered
+    with the reason (table dead_letters). Ingesting the same file twice adds nothing. Prints
+    received / accepted / duplicates / dead-lettered; they always add up.
+    """
+    from headwater import ingest
+
+    with _Counter("ingesting", quiet=as_json) as progress:
+        report = ingest.ingest_file(
+            domain, file, batch_size=batch_size, max_pending=max_pending, progress=progress
+        )
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    from rich.table import Table
+
+    table = Table(title=f"ingest {domain} ← {file}")
+    table.add_column("landing table")
+    table.add_column("accepted", justify="right")
+    table.add_column("duplicates", justify="right")
+    for name in sorted(set(report.accepted_by_table) | set(report.duplicates_by_table)):
+        table.add_row(
+            name,
+            f"{report.accepted_by_table[name]:,}",
+            f"{report.duplicates_by_table[name]:,}",
+        )
+    table.add_row("dead_letters", f"{report.dead_lettered:,}", "")
+    table.caption = report.summary()
+    console().print(table)
+    if report.dead_letter_reasons:
+        reasons = ", ".join(f"{r} {n:,}" for r, n in report.dead_letter_reasons.most_common(5))
+        click.echo(f"dead-letter reasons: {reasons}")
+
+
+class _Counter:
+    """A live count with a rate (events of unknown total); silent when not a terminal."""
+
+    def __init__(self, title: str, quiet: bool = False):
+        self.title, self.quiet = title, quiet
+
+    def __enter__(self):
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if self.quiet or not console.is_terminal:
+            return None
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TextColumn("{task.completed:,.0f} events"),
+            TextColumn("{task.fields[rate]} events/s"),
+            TimeElapsedColumn(),
+            console=console,
+        )
+        self._progress.__enter__()
+        self._task = self._progress.add_task(self.title, total=None, rate="-")
+        return self.update
+
+    def update(self, count: int) -> None:
+        task = self._progress.tasks[self._task]
+        rate = f"{count / task.elapsed:,.0f}" if task.elapsed else "-"
+        self._progress.update(self._task, completed=count, rate=rate)
+
+    def __exit__(self, *exc):
+        if hasattr(self, "_progress"):
+            self._progress.__exit__(*exc)
+        return False
+
+
 # --- transform and run -------------------------------------------------------------------------
 
 DBT_TARGETS = click.Choice(["local", "postgres", "bigquery", "bigquery_emulator"])
@@ -358,14 +461,39 @@ def dbt_cmd(target: str, dbt_args: tuple[str, ...]) -> None:
 @click.option(
     "--target", type=DBT_TARGETS, default="local", show_default=True, help="dbt profile target."
 )
+@click.option(
+    "--every",
+    metavar="DURATION",
+    default=None,
+    is_flag=False,
+    flag_value="",
+    help="Micro-batch mode: run again every DURATION (e.g. 60s, 5m; without a value, the "
+    "pipeline's micro_batch.every). Ctrl-C stops.",
+)
+@click.option(
+    "--iterations", type=click.IntRange(min=1), default=None, help="With --every: stop after N."
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
-def run_cmd(domain: str, full_refresh: bool, target: str, as_json: bool) -> None:
+def run_cmd(
+    domain: str,
+    full_refresh: bool,
+    target: str,
+    every: str | None,
+    iterations: int | None,
+    as_json: bool,
+) -> None:
     """Run DOMAIN's pipeline once: sync → raw gate → dbt build → marts gate → publish.
 
     Stops at the first failure; `analytics` then keeps the last good marts. Airflow runs the
-    same steps as separate tasks (dags/).
+    same steps as separate tasks (dags/). With --every, runs the pipeline's micro-batch
+    selection on a fixed cadence and prints one line per tick; a failed tick is reported and
+    the next one retries.
     """
     from headwater import pipeline
+
+    if every is not None:
+        _run_every(domain, every, iterations, target, as_json, full_refresh)
+        return
 
     def on_step(name: str) -> None:
         if not as_json:
@@ -386,6 +514,55 @@ def run_cmd(domain: str, full_refresh: bool, target: str, as_json: bool) -> None
         click.echo(f"dbt build: {steps['dbt']['statuses']}")
         click.echo(f"marts gate: {steps['marts_gate']}")
         click.echo(f"published: {', '.join(steps['publish']['marts'])}")
+
+
+def _run_every(
+    domain: str, every: str, iterations: int | None, target: str, as_json: bool, full_refresh: bool
+) -> None:
+    from headwater import pipeline
+    from headwater.connection import parse_duration
+    from headwater.orchestration import load_pipeline
+
+    if full_refresh:
+        raise HeadwaterError("--full-refresh does not combine with --every")
+    try:
+        interval = parse_duration(every) if every else load_pipeline(domain).micro_batch.every
+    except ValueError as exc:
+        raise HeadwaterError(f"--every: {exc}") from None
+
+    def on_tick(tick: pipeline.Tick) -> None:
+        if as_json:
+            click.echo(
+                json.dumps(
+                    {
+                        "tick": tick.number,
+                        "seconds": tick.seconds,
+                        "error": tick.error,
+                        "report": tick.report.as_dict() if tick.report else None,
+                    },
+                    default=str,
+                )
+            )
+        elif tick.error:
+            click.echo(f"tick {tick.number}: failed after {tick.seconds:g} s: {tick.error}")
+        else:
+            synced = tick.report.steps["sync"]
+            click.echo(
+                f"tick {tick.number}: {synced['rows_written']:,} rows synced, "
+                f"published in {tick.seconds:g} s ("
+                + ", ".join(f"{k} {v:g}" for k, v in tick.report.seconds.items())
+                + ")"
+            )
+
+    try:
+        ticks = pipeline.run_every(
+            domain, interval, iterations=iterations, target=target, on_tick=on_tick
+        )
+    except KeyboardInterrupt:
+        click.echo("stopped", err=True)
+        return
+    if any(t.error for t in ticks):
+        sys.exit(1)
 
 
 # --- gates and publish -------------------------------------------------------------------------
@@ -495,7 +672,7 @@ def bq_load(domain: str) -> None:
     counts = bigquery.load_raw_from_warehouse(
         config.warehouse_url(), f"raw_{domain}", status=status
     )
-    _print_counts(counts, f"raw_{domain} loaded into the emulator", as_json=False)
+    print_counts(counts, f"raw_{domain} loaded into the emulator", as_json=False)
 
 
 # --- airflow -----------------------------------------------------------------------------------
@@ -579,18 +756,26 @@ def airbyte_apply(domain: str, target: str, dry_run: bool, as_json: bool) -> Non
 
 
 @main.command("demo")
-@click.option("--scale", default=1.0, show_default=True, help="Size of the seeded source.")
 @click.option(
-    "--minutes", default=60.0, show_default=True, help="Application time between the two syncs."
+    "--domain",
+    "domains",
+    multiple=True,
+    type=click.Choice(config.DOMAINS),
+    help="Only this domain (repeatable). Default: every domain with a demo.",
 )
-def demo_cmd(scale: float, minutes: float) -> None:
-    """Run the marketplace pipeline end to end on the embedded server (what `make demo` runs).
+@click.option("--scale", default=1.0, show_default=True, help="Size of the generated sources.")
+def demo_cmd(domains: tuple[str, ...], scale: float) -> None:
+    """Run each domain's pipeline end to end on the embedded server (what `make demo` runs).
 
-    Re-seeds the marketplace source and resets its raw tables, so every run starts clean.
+    Per domain: fill the source, run the pipeline from scratch, apply a batch of changes, run
+    it again incrementally, and show the published marts. Re-seeds the sources and resets
+    their raw tables, so every run starts clean.
     """
     from headwater import demo
 
-    demo.run(scale=scale, minutes=minutes, print_sync=print_sync_report)
+    if scale <= 0:
+        raise HeadwaterError(f"--scale must be positive, got {scale}")
+    demo.run(domains=domains or None, scale=scale, print_sync=print_sync_report)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -8,13 +8,18 @@ the last good marts.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from headwater import dbt, gates, publish, sync
+from headwater.errors import HeadwaterError
 from headwater.orchestration import load_pipeline
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -27,12 +32,19 @@ class RunReport:
         return {"domain": self.domain, "steps": self.steps, "seconds": self.seconds}
 
 
-def dbt_selection(domain: str) -> list[str]:
-    """`--select … --exclude …` for the domain, from its pipeline config (dags/<domain>/)."""
-    config = load_pipeline(domain).dbt
-    args = ["--select", *config.select]
-    if config.exclude:
-        args += ["--exclude", *config.exclude]
+def dbt_selection(domain: str, *, micro_batch: bool = False) -> list[str]:
+    """`--select … --exclude …` for the domain, from its pipeline config (dags/<domain>/).
+
+    With `micro_batch`, the selection a micro-batch tick runs (`micro_batch.select`), when
+    the pipeline names one.
+    """
+    pipeline = load_pipeline(domain)
+    select, exclude = pipeline.dbt.select, pipeline.dbt.exclude
+    if micro_batch and pipeline.micro_batch.select:
+        select, exclude = pipeline.micro_batch.select, pipeline.micro_batch.exclude
+    args = ["--select", *select]
+    if exclude:
+        args += ["--exclude", *exclude]
     return args
 
 
@@ -42,10 +54,12 @@ def run(
     full_refresh: bool = False,
     target: str = "local",
     vars: dict[str, Any] | None = None,
+    micro_batch: bool = False,
     on_step: Callable[[str], None] | None = None,
     on_sync: Callable[[sync.SyncReport], None] | None = None,
 ) -> RunReport:
-    """Run the whole pipeline once. `full_refresh` rebuilds incremental models from scratch."""
+    """Run the whole pipeline once. `full_refresh` rebuilds incremental models from scratch;
+    `micro_batch` builds the pipeline's micro-batch selection instead of all its models."""
     report = RunReport(domain)
 
     def step(name: str, work: Callable[[], Any]) -> Any:
@@ -61,7 +75,11 @@ def run(
     if on_sync:
         on_sync(synced)
     report.steps["raw_gate"] = step("raw gate", lambda: gates.check_gate(domain, "raw").summary())
-    build_args = ["build", *dbt_selection(domain), *(["--full-refresh"] if full_refresh else [])]
+    build_args = [
+        "build",
+        *dbt_selection(domain, micro_batch=micro_batch),
+        *(["--full-refresh"] if full_refresh else []),
+    ]
     built = step("dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True))
     report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
     report.steps["marts_gate"] = step(
@@ -70,3 +88,55 @@ def run(
     published = step("publish", lambda: publish.publish(domain))
     report.steps["publish"] = published.as_dict()
     return report
+
+
+@dataclass
+class Tick:
+    number: int
+    report: RunReport | None
+    error: str | None
+    seconds: float
+
+
+def run_every(
+    domain: str,
+    every: timedelta,
+    *,
+    iterations: int | None = None,
+    target: str = "local",
+    on_tick: Callable[[Tick], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[Tick]:
+    """Micro-batch mode: run the pipeline's micro-batch selection every `every`, for ever or
+    `iterations` times.
+
+    Ticks start on a fixed cadence (a slow tick delays the next one; ticks never overlap).
+    A failed tick is reported and the loop goes on: every step is idempotent, so the next
+    tick picks up what the failed one left, and `analytics` keeps the last good marts in
+    between. Returns the ticks (only when `iterations` is given).
+    """
+    if every.total_seconds() <= 0:
+        raise HeadwaterError(f"the micro-batch interval must be positive, got {every}")
+    ticks: list[Tick] = []
+    number = 0
+    next_start = time.monotonic()
+    while iterations is None or number < iterations:
+        number += 1
+        started = time.monotonic()
+        try:
+            report, error = run(domain, target=target, micro_batch=True), None
+        except HeadwaterError as exc:
+            report, error = None, str(exc)
+            log.error("%s micro-batch tick %s failed: %s", domain, number, exc)
+        tick = Tick(number, report, error, round(time.monotonic() - started, 2))
+        if iterations is not None:
+            ticks.append(tick)
+        if on_tick:
+            on_tick(tick)
+        next_start += every.total_seconds()
+        wait = next_start - time.monotonic()
+        if wait > 0 and (iterations is None or number < iterations):
+            sleep(wait)
+        elif wait <= 0:
+            next_start = time.monotonic()  # running late: start the next tick now
+    return ticks

@@ -49,6 +49,7 @@ import unicodedata
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, time, timedelta
 
+import click
 import psycopg
 from psycopg import sql
 
@@ -3138,3 +3139,78 @@ def mutate(
         late.commit()
         counts["late_commits"] += 1 if late_row else 0
     return counts
+
+
+# --- command line (`headwater seed marketplace`, `headwater mutate marketplace`) -----------------
+
+
+@click.command("marketplace")
+@click.option("--scale", default=1.0, show_default=True, help="1 ≈ 2,000 orders; 500 ≈ 1M orders.")
+@click.option(
+    "--seed", "rng_seed", default=42, show_default=True, help="Random seed: same seed, same data."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def seed_command(scale: float, rng_seed: int, as_json: bool) -> None:
+    """Create the marketplace schema and fill it with a year of history (replaces what is there)."""
+    from headwater import cli, config
+
+    if scale <= 0:
+        raise HeadwaterError(f"--scale must be positive, got {scale}")
+    with cli.steps("seeding marketplace", quiet=as_json) as step:
+        counts = seed(config.source_url("marketplace"), scale, seed=rng_seed, progress=step)
+    cli.print_counts(counts, "marketplace source seeded", as_json)
+
+
+@click.command("marketplace")
+@click.option(
+    "--minutes", default=60.0, show_default=True, help="How much application time to simulate."
+)
+@click.option(
+    "--seed", "rng_seed", type=int, default=None, help="Random seed for a repeatable batch."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def mutate_command(minutes: float, rng_seed: int | None, as_json: bool) -> None:
+    """Apply what the marketplace application would do in the next MINUTES."""
+    from headwater import cli, config
+
+    if minutes <= 0:
+        raise HeadwaterError(f"--minutes must be positive, got {minutes}")
+    with cli.steps("mutating marketplace", quiet=as_json) as step:
+        counts = mutate(config.source_url("marketplace"), minutes, seed=rng_seed, progress=step)
+    cli.print_counts(counts, "marketplace source changed", as_json)
+
+
+# --- the demo (`make demo`): what `headwater.demo` asks of every domain -------------------------
+
+
+def demo_seed(scale: float) -> dict[str, int]:
+    """Fill the source for the demo's first, full run."""
+    from headwater import config
+
+    return seed(config.source_url("marketplace"), scale)
+
+
+def demo_change(scale: float) -> dict[str, int]:
+    """An hour of application changes, for the demo's second, incremental run."""
+    from headwater import config
+
+    return mutate(config.source_url("marketplace"), 60.0, seed=7)
+
+
+# What analysts see afterwards: title → query on the warehouse.
+DEMO_REPORT = {
+    "GMV by buyer region (USD)": """
+        select buyer_region, round(sum(gmv_usd), 2) as gmv_usd, sum(order_count) as orders,
+               round(sum(gmv_usd) / nullif(sum(order_count), 0), 2) as avg_order_value_usd
+        from analytics.fct_daily_sales
+        group by buyer_region
+        order by gmv_usd desc
+    """,
+    "Payment reconciliation": """
+        select reconciliation_status, count(*) as orders,
+               round(sum(difference_amount_usd), 2) as difference_usd
+        from analytics.fct_payment_reconciliation
+        group by reconciliation_status
+        order by orders desc
+    """,
+}
