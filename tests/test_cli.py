@@ -100,3 +100,21 @@ def test_db_start_is_idempotent_recovers_a_stale_pid_and_refuses_a_foreign_direc
     assert clash.stderr.strip().endswith(
         "the directory is in use and is not a PostgreSQL data directory"
     )
+
+
+def test_domain_commands_name_the_domains_that_have_them():
+    listed = run("seed", "--help")
+    assert listed.returncode == 0
+    assert "marketplace" in listed.stdout
+    result = run("seed", "atlantis")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: no `seed` for domain 'atlantis' (domains: ")
+    assert "marketplace" in lines[0]
+
+
+def test_ingest_refuses_a_domain_without_events():
+    result = run("ingest", "marketplace", "-")
+    assert result.returncode == 2
+    assert "domain 'marketplace' does not ingest events" in result.stderr
