@@ -21,7 +21,9 @@ import pytest
 from headwater import alerts, config, orchestration
 from headwater.errors import ConfigError
 
-DAGS = {"marketplace_elt", "marketplace_maintenance"}
+# Every domain with a pipeline file gets its scheduled and its maintenance DAG.
+DOMAINS = sorted(p.parent.name for p in (config.project_dir() / "dags").glob("*/pipeline.yaml"))
+DAGS = {f"{domain}_{kind}" for domain in DOMAINS for kind in ("elt", "maintenance")}
 POISON = "postgresql://nobody:not-a-secret@192.0.2.1:9/nowhere"
 AIRBYTE_ENV = "HEADWATER_MARKETPLACE_AIRBYTE_CONNECTION_ID"
 
@@ -112,7 +114,7 @@ def dagbag(tmp_path_factory):
             "HEADWATER_HOME": str(root / "home"),
             "HEADWATER_PROJECT_DIR": str(config.project_dir()),
             "HEADWATER_WAREHOUSE_URL": POISON,
-            config.source_url_env("marketplace"): POISON,
+            **{config.source_url_env(domain): POISON for domain in config.DOMAINS},
             "HEADWATER_DBT_MANIFEST": str(root / "manifest.json"),
             "AIRFLOW_HOME": str(root / "airflow"),
             "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{root / 'airflow.db'}",
