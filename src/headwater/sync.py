@@ -26,6 +26,7 @@ import logging
 import os
 import signal
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
@@ -180,14 +181,24 @@ def sync(
     source = db.connect(source_url, what=f"source {conn_cfg.source.name}", autocommit=True)
     warehouse = db.connect(warehouse_url, what="warehouse", autocommit=True)
     with source, warehouse:
-        _ensure_state_tables(warehouse)
+        try:
+            _ensure_state_tables(warehouse)
+        except psycopg.Error as exc:
+            raise HeadwaterError(
+                f"warehouse: cannot create the sync state tables: {_first_line(exc)}"
+            ) from exc
         if not _try_lock(warehouse, conn_cfg.name):
             raise HeadwaterError(
                 f"connection {conn_cfg.name}: another sync is running; try again when it ends"
             )
         # Discover every stream before writing anything: a missing table or column fails
         # the whole run up front instead of leaving some streams synced.
-        plans = [_discover(source, conn_cfg, stream) for stream in selected]
+        try:
+            plans = [_discover(source, conn_cfg, stream) for stream in selected]
+        except psycopg.Error as exc:
+            raise HeadwaterError(
+                f"connection {conn_cfg.name}: cannot read the source catalog: {_first_line(exc)}"
+            ) from exc
         sync_id = warehouse.execute(
             f"insert into {STATE_SCHEMA}.sync_runs (connection) values (%s) returning sync_id",  # noqa: S608
             [conn_cfg.name],
@@ -195,9 +206,19 @@ def sync(
         results: list[StreamResult] = []
         try:
             for plan in plans:
-                results.append(
-                    _sync_stream(source, warehouse, conn_cfg, plan, sync_id, full_refresh, progress)
-                )
+                try:
+                    results.append(
+                        _sync_stream(
+                            source, warehouse, conn_cfg, plan, sync_id, full_refresh, progress
+                        )
+                    )
+                except psycopg.Error as exc:
+                    # The stream's transaction has rolled back: its rows and state are as
+                    # they were. Say which stream, in one line, without the traceback.
+                    raise HeadwaterError(
+                        f"connection {conn_cfg.name}: stream {plan.stream.name!r}: "
+                        f"{_first_line(exc)}; its rows and state are unchanged"
+                    ) from exc
         except BaseException as exc:
             _finish_run(warehouse, sync_id, "failed", results, error=db.redact(str(exc)))
             raise
@@ -205,6 +226,11 @@ def sync(
     return SyncReport(
         conn_cfg.name, sync_id, conn_cfg.namespace, results, time.perf_counter() - started
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return db.redact(text.splitlines()[0] if text else type(exc).__name__)
 
 
 def _select_streams(conn_cfg: Connection, names: Sequence[str] | None) -> list[Stream]:
@@ -416,9 +442,20 @@ def _sync_stream(
     return result
 
 
+_fault_hits: Counter[str] = Counter()
+
+
 def _fault(point: str) -> None:
-    """Fault injection for tests: HEADWATER_FAULT=<point> kills this process there (like kill -9)."""
-    if os.environ.get("HEADWATER_FAULT") == point:
+    """Fault injection for tests: HEADWATER_FAULT=<point>[@N] kills this process (like kill -9)
+    the Nth time (default the first) it reaches `point`, e.g. `mid_copy:orders@3`."""
+    wanted = os.environ.get("HEADWATER_FAULT")
+    if not wanted:
+        return
+    target, _, nth = wanted.partition("@")
+    if target != point:
+        return
+    _fault_hits[point] += 1
+    if _fault_hits[point] >= int(nth or 1):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
