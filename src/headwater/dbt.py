@@ -127,25 +127,17 @@ def dbt_executable() -> Path:
     return path
 
 
-def run(
+def invocation(
     args: list[str],
     *,
     target: str = "local",
     vars: dict[str, Any] | None = None,
     warehouse_url: str | None = None,
-    capture: bool = False,
     env: dict[str, str] | None = None,
     target_path: Path | str | None = None,
-    timeout: float | None = None,
-) -> DbtResult:
-    """Run `dbt <args>` on the project against `target`; raise HeadwaterError on failure.
-
-    `vars` become `--vars` (JSON). With `capture` the output is returned instead of being
-    printed. `env` adds variables (e.g. HEADWATER_DBT_SCHEMA_SUFFIX) on top of the
-    profile's. `target_path` moves dbt's artifacts and logs out of dbt_project/target, so
-    two copies of the project (another schema suffix, another target) keep their own
-    partial-parse state. The error names the failing nodes, one line.
-    """
+) -> tuple[list[str], dict[str, str], Path]:
+    """The dbt command line, its environment and its artifacts directory, for `run` and for
+    callers that manage the process themselves."""
     if not args:
         raise HeadwaterError("no dbt command given (e.g. build, run, test)")
     command = [
@@ -169,6 +161,36 @@ def run(
         **profile_env(target, warehouse_url),
         **(env or {}),
     }
+    return command, full_env, artifacts
+
+
+def run(
+    args: list[str],
+    *,
+    target: str = "local",
+    vars: dict[str, Any] | None = None,
+    warehouse_url: str | None = None,
+    capture: bool = False,
+    env: dict[str, str] | None = None,
+    target_path: Path | str | None = None,
+    timeout: float | None = None,
+) -> DbtResult:
+    """Run `dbt <args>` on the project against `target`; raise HeadwaterError on failure.
+
+    `vars` become `--vars` (JSON). With `capture` the output is returned instead of being
+    printed. `env` adds variables (e.g. HEADWATER_DBT_SCHEMA_SUFFIX) on top of the
+    profile's. `target_path` moves dbt's artifacts and logs out of dbt_project/target, so
+    two copies of the project (another schema suffix, another target) keep their own
+    partial-parse state. The error names the failing nodes, one line.
+    """
+    command, full_env, artifacts = invocation(
+        args,
+        target=target,
+        vars=vars,
+        warehouse_url=warehouse_url,
+        env=env,
+        target_path=target_path,
+    )
     run_results = artifacts / "run_results.json"
     before = run_results.stat().st_mtime_ns if run_results.exists() else None
     log.info("dbt %s (target %s)", " ".join(args), target)
