@@ -71,6 +71,20 @@ SPEC = ingest.EventSpec(
         for name in ("thing.created", "thing.updated")
     },
     landing_ddl=LANDING,
+    examples=(
+        {
+            "event_id": "evt_ex1",
+            "event_type": "thing.created",
+            "event_timestamp": "2026-11-03T10:00:00.000Z",
+            "data": {"thing_id": "T1", "amount": "12.50"},
+        },
+        {
+            "event_id": "evt_ex2",
+            "event_type": "thing.updated",
+            "event_timestamp": "2026-11-03T11:00:00+01:00",
+            "data": {"thing_id": "T1", "amount": 13},
+        },
+    ),
 )
 
 

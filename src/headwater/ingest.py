@@ -94,7 +94,10 @@ class Event(BaseModel):
 
 
 def _plausible(value: datetime) -> datetime:
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError:  # year 1 with a positive offset, year 9999 with a negative one
+        raise ValueError(f"{value.isoformat()} is outside the range of dates") from None
     if not EARLIEST_EVENT <= value < LATEST_EVENT:
         raise ValueError(
             f"{value.isoformat()} is outside {EARLIEST_EVENT.year}-{LATEST_EVENT.year}"
@@ -143,6 +146,9 @@ class EventSpec:
     landing_ddl: str
     classify: Callable[[Mapping[str, Any]], str | None] = event_type_field
     schema: str = "public"
+    # A few valid events, one or more per event type: documentation, and the seeds the
+    # ingestion fuzz tests mutate.
+    examples: tuple[Mapping[str, Any], ...] = ()
 
     def table(self, name: str) -> LandingTable:
         for table in self.tables:
@@ -256,7 +262,10 @@ def _parse_json(raw: bytes) -> Any:
     def no_constants(name: str) -> Any:
         raise ValueError(f"{name} is not valid JSON")
 
-    return json.loads(raw, parse_constant=no_constants)
+    event = json.loads(raw, parse_constant=no_constants)
+    # ... and lone surrogates (`"\ud800"`), which no UTF-8 text or jsonb column can hold.
+    json.dumps(event, ensure_ascii=False).encode("utf-8")
+    return event
 
 
 class _Parser:
@@ -308,7 +317,7 @@ class _Parser:
         except ValidationError as exc:
             self._dead(batch, report, line_no, _validation_reason(kind, exc), kind, text)
             return
-        except (ValueError, TypeError, RecursionError) as exc:
+        except Exception as exc:  # a validator is domain code; whatever it raises is the line's
             self._dead(batch, report, line_no, _reason(f"{kind}: {exc}"), kind, text)
             return
         try:
@@ -329,6 +338,8 @@ class _Parser:
 
     @staticmethod
     def _dead(batch, report, line_no, reason, kind, text) -> None:
+        # PostgreSQL text cannot hold NUL: keep the line, with NUL written as \x00.
+        text = text.replace("\x00", "\\x00")
         sha = hashlib.sha256(text.encode("utf-8", errors="surrogatepass")).hexdigest()
         batch.dead.append((line_no, reason, kind, text, sha))
         batch.size += 1
