@@ -17,6 +17,21 @@ config.disable_telemetry()
 pytest_plugins = ["sync_env"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--long",
+        action="store_true",
+        default=False,
+        help="Bigger fault-injection and fuzzing runs (more kill points, more examples).",
+    )
+
+
+@pytest.fixture(scope="session")
+def long_run(request: pytest.FixtureRequest) -> bool:
+    """True with `pytest --long` (`make test PYTEST_ARGS=--long`): the suites scale up."""
+    return bool(request.config.getoption("--long"))
+
+
 @pytest.fixture(scope="session")
 def pg_home():
     """Point HEADWATER_HOME at a fresh directory and run the embedded server there.
