@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import psycopg
+import psycopg.conninfo
 from psycopg import sql
 
 from headwater import config
@@ -28,18 +29,26 @@ warnings.filterwarnings("ignore", message="XDG_RUNTIME_DIR is not set")
 
 DATABASES = (*config.DOMAINS, config.WAREHOUSE_DB)
 _PASSWORD_RE = re.compile(r"(://[^:/@\s]+:)([^@\s]*)(@)")
+# password=... in a key=value connection string or a URL query: quoted or up to a space / &.
+_PASSWORD_PARAM_RE = re.compile(r"(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|[^\s&]*)", re.IGNORECASE)
 
 
 def redact(text: str) -> str:
-    """Hide the password in any URL inside `text`, for logs and error messages."""
-    return _PASSWORD_RE.sub(r"\1***\3", text)
+    """Hide the password in any URL or key=value connection string inside `text`."""
+    return _PASSWORD_PARAM_RE.sub(r"\1***", _PASSWORD_RE.sub(r"\1***\3", text))
 
 
 def describe(url: str) -> str:
-    """A short, password-free name for a database URL: `db@host`."""
+    """A short, password-free name for a database URL or connection string: `db@host`."""
+    if "://" not in url and "=" in url:
+        try:
+            params = psycopg.conninfo.conninfo_to_dict(url)
+        except psycopg.ProgrammingError:
+            return "?@?"
+        return f"{params.get('dbname') or '?'}@{params.get('host') or 'local socket'}"
     parts = urlsplit(url)
     host = parts.hostname or parse_qs(parts.query).get("host", ["local socket"])[0]
-    return f"{parts.path.lstrip('/') or '?'}@{host}"
+    return redact(f"{parts.path.lstrip('/') or '?'}@{host}")
 
 
 def connect(url: str, *, what: str = "database", **kwargs) -> psycopg.Connection:
