@@ -48,6 +48,9 @@ def dbt_selection(domain: str, *, micro_batch: bool = False) -> list[str]:
     return args
 
 
+STEPS = ("sync", "raw_gate", "marts_gate")
+
+
 def run(
     domain: str,
     *,
@@ -55,11 +58,19 @@ def run(
     target: str = "local",
     vars: dict[str, Any] | None = None,
     micro_batch: bool = False,
+    start: str = "sync",
     on_step: Callable[[str], None] | None = None,
     on_sync: Callable[[sync.SyncReport], None] | None = None,
 ) -> RunReport:
-    """Run the whole pipeline once. `full_refresh` rebuilds incremental models from scratch;
-    `micro_batch` builds the pipeline's micro-batch selection instead of all its models."""
+    """Run the pipeline once. `full_refresh` rebuilds incremental models from scratch;
+    `micro_batch` builds the pipeline's micro-batch selection instead of all its models.
+
+    `start` runs the pipeline from a later step on what the warehouse already holds:
+    `raw_gate` (raw gate → dbt → marts gate → publish) or `marts_gate` (marts gate →
+    publish), e.g. to release data after a gate failure was fixed by hand.
+    """
+    if start not in STEPS:
+        raise HeadwaterError(f"unknown start step {start!r} (steps: {', '.join(STEPS)})")
     report = RunReport(domain)
 
     def step(name: str, work: Callable[[], Any]) -> Any:
@@ -70,18 +81,24 @@ def run(
         report.seconds[name] = round(time.perf_counter() - started, 2)
         return result
 
-    synced = step("sync", lambda: sync.sync(domain))
-    report.steps["sync"] = synced.as_dict()
-    if on_sync:
-        on_sync(synced)
-    report.steps["raw_gate"] = step("raw gate", lambda: gates.check_gate(domain, "raw").summary())
-    build_args = [
-        "build",
-        *dbt_selection(domain, micro_batch=micro_batch),
-        *(["--full-refresh"] if full_refresh else []),
-    ]
-    built = step("dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True))
-    report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
+    if start == "sync":
+        synced = step("sync", lambda: sync.sync(domain))
+        report.steps["sync"] = synced.as_dict()
+        if on_sync:
+            on_sync(synced)
+    if start in ("sync", "raw_gate"):
+        report.steps["raw_gate"] = step(
+            "raw gate", lambda: gates.check_gate(domain, "raw").summary()
+        )
+        build_args = [
+            "build",
+            *dbt_selection(domain, micro_batch=micro_batch),
+            *(["--full-refresh"] if full_refresh else []),
+        ]
+        built = step(
+            "dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True)
+        )
+        report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
     report.steps["marts_gate"] = step(
         "marts gate", lambda: gates.check_gate(domain, "marts").summary()
     )
