@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 
 import orjson
 import psycopg
@@ -23,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headwater import config, db, ingest
+from headwater import config, ingest
 from test_ingest import SPEC as TEST_SPEC
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
@@ -176,13 +175,8 @@ def batch(draw, spec: ingest.EventSpec) -> list[bytes]:
 
 
 @pytest.fixture
-def database(pg_home):
-    name = f"fuzz_{uuid.uuid4().hex[:8]}"
-    admin = db.status().url()
-    db.ensure_databases(admin, (name,))
-    yield db.status().url(name)
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+def database(make_database):
+    return make_database("fuzz")
 
 
 def _counts(url: str, spec: ingest.EventSpec) -> tuple[dict[str, int], set[str], bool]:

@@ -3,14 +3,12 @@ hold after seeding and after batches of changes, and the late commit."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import psycopg
 import pytest
 from psycopg import sql
 
-from headwater import db
 from headwater.errors import HeadwaterError
 from headwater.generators import marketplace
 from headwater.sources import schema_sql
@@ -21,23 +19,9 @@ AS_OF = datetime(2025, 6, 1, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
-def make_db(pg_home):
-    """Create throwaway databases on the test server; drop them when the module ends."""
-    admin = db.status().url()
-    created = []
-
-    def make(label: str) -> str:
-        name = f"gen_{label}_{uuid.uuid4().hex[:8]}"
-        db.ensure_databases(admin, (name,))
-        created.append(name)
-        return db.status().url(name)
-
-    yield make
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for name in created:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-            )
+def make_db(make_module_database):
+    """Throwaway databases on the test server, dropped when the module ends."""
+    return lambda label: make_module_database(f"gen_{label}")
 
 
 @pytest.fixture(scope="module")

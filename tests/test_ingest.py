@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from decimal import Decimal
 
 import psycopg
 import pytest
 from pydantic import Field
 
-from headwater import db, ingest
+from headwater import ingest
 from headwater.errors import HeadwaterError
 
 pytestmark = pytest.mark.integration
@@ -104,14 +103,8 @@ def lines(*events) -> list[bytes]:
 
 
 @pytest.fixture
-def source(pg_home):
-    name = f"ingest_{uuid.uuid4().hex[:8]}"
-    admin = db.status().url()
-    db.ensure_databases(admin, (name,))
-    url = db.status().url(name)
-    yield url
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+def source(make_database):
+    return make_database("ingest")
 
 
 def query(url: str, text: str):

@@ -16,16 +16,16 @@ failure (the marts are unchanged), and the published `analytics` must be unchang
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
 import yaml
 from psycopg import sql
 
-from headwater import config, db, demo, gates, pipeline, publish, sync
+from headwater import config, demo, gates, pipeline, publish, sync
 
 pytestmark = [pytest.mark.integration, pytest.mark.faults, pytest.mark.slow]
 
@@ -208,17 +208,11 @@ def rounds(plants: list[Plant]) -> list[list[Plant]]:
 
 
 @pytest.fixture(scope="module", params=DOMAINS)
-def built(request, pg_home):
+def built(request, make_module_database):
     """The domain seeded small, synced, built, gated and published in its own warehouse."""
     domain = request.param
-    name = f"planted_{domain}"
-    admin = db.status().url()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
-        )
-    db.ensure_databases(admin, (name,))
-    url = db.status().url(name)
+    url = make_module_database(f"planted_{domain}")
+    name = urlsplit(url).path.lstrip("/")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HEADWATER_WAREHOUSE_URL", url)
         demo.demo_module(domain).demo_seed(SCALE)
@@ -228,28 +222,9 @@ def built(request, pg_home):
 
 
 @pytest.fixture
-def clone(built):
-    """`clone()` makes a fresh copy of the built warehouse; all are dropped afterwards."""
-    admin = db.status().url()
-    made = []
-
-    def make() -> str:
-        copy = f"{built['name']}_{uuid.uuid4().hex[:6]}"
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("create database {} template {}").format(
-                    sql.Identifier(copy), sql.Identifier(built["name"])
-                )
-            )
-        made.append(copy)
-        return db.status().url(copy)
-
-    yield make
-    with psycopg.connect(admin, autocommit=True) as conn:
-        for copy in made:
-            conn.execute(
-                sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(copy))
-            )
+def clone(built, make_database):
+    """`clone()` makes a fresh copy of the built warehouse, dropped after the test."""
+    return lambda: make_database(built["name"], template=built["name"])
 
 
 @pytest.mark.parametrize("layer", gates.LAYERS)
