@@ -16,7 +16,8 @@ The pipeline DAG is
   so a failed test stops its dependants and `publish` never runs. By default (`dbt.execution:
   watcher`) one task runs a single `dbt build` of the selection and the per-model tasks then
   report each node's result (cosmos `ExecutionMode.WATCHER`); `dbt.execution: local` runs one
-  dbt command per model and per test instead, several times slower. See `_watcher_args`.
+  dbt command per model and per test instead, several times slower (see "the watcher
+  execution" below).
 * dbt gets the run's data interval as the vars `data_interval_start` and
   `data_interval_end` (ISO 8601), so a rerun or a backfill reprocesses exactly that window.
 
