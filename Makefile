@@ -25,10 +25,13 @@ export OTEL_SDK_DISABLED := true
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
+# --compile-bytecode: every Airflow task, dbt command and test subprocess imports Airflow or
+# dbt afresh; without .pyc files (PYTHONDONTWRITEBYTECODE, read-only trees) each import
+# compiles them again, several seconds per process on 2 cores.
 $(STAMP): pyproject.toml requirements/constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check uv
-	$(BIN)/uv pip install --quiet --python $(BIN)/python -c requirements/constraints.txt -e ".[stack,dev]"
+	$(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c requirements/constraints.txt -e ".[stack,dev]"
 	@touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install headwater with pinned dependencies

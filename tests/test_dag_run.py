@@ -24,9 +24,10 @@ DOMAIN = "marketplace"
 PIPELINE = "marketplace_elt"
 MAINTENANCE = "marketplace_maintenance"
 SCALE = 0.2
-# Two past hours: the run under test and the one the planted failure uses.
+# Past hours: the run under test and the ones the planted failures use.
 LOGICAL = "2026-11-20T10:00:00+00:00"
 FAILED_LOGICAL = "2026-11-20T11:00:00+00:00"
+TEST_FAILED_LOGICAL = "2026-11-20T13:00:00+00:00"
 RUN_TIMEOUT = 900
 
 # Runs one DAG with dag.test() and prints the outcome as one JSON line.
@@ -50,6 +51,7 @@ print("RESULT " + json.dumps({
     "seconds": round(time.monotonic() - started, 1),
     "data_interval": [str(run.data_interval_start), str(run.data_interval_end)],
     "tasks": {ti.task_id: value(ti.state) for ti in run.get_task_instances()},
+    "tries": {ti.task_id: ti.try_number for ti in run.get_task_instances()},
 }))
 """
 
@@ -200,3 +202,49 @@ def test_raw_gate_failure_stops_dbt_and_publish(airflow_env, first_run):
     log_text = Path(result["log"]).read_text()
     assert "ALERT" in log_text and "marketplace_elt.raw_gate failed" in log_text
     assert "id is unique" in log_text
+
+
+def test_failed_dbt_test_stops_its_downstream_models_and_publish(airflow_env, first_run):
+    url = airflow_env["warehouse_url"]
+    before = mart_checksums(url, "analytics")
+    # A seller rating out of range in raw: the raw gate does not check ratings, the staging
+    # model's accepted_range test does. Everything built on stg_marketplace__users must stop.
+    with psycopg.connect(url, autocommit=True) as conn:
+        user_id, rating = conn.execute(
+            "select id, seller_rating from raw_marketplace.users "
+            "where seller_rating is not null order by id limit 1"
+        ).fetchone()
+        conn.execute("update raw_marketplace.users set seller_rating = 9 where id = %s", [user_id])
+    try:
+        result = run_dag(airflow_env, PIPELINE, TEST_FAILED_LOGICAL)
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(
+                "update raw_marketplace.users set seller_rating = %s where id = %s",
+                [rating, user_id],
+            )
+    states, tries = result["tasks"], result["tries"]
+    assert result["state"] == "failed"
+    assert states["raw_gate"] == "success", result["log"]
+    failed_test = "dbt.stg_marketplace__users.test"
+    assert states["dbt.stg_marketplace__users.run"] == "success", result["log"]
+    assert states[failed_test] == "failed", result["log"]
+    # A failed test is a data problem: it fails at once instead of retrying.
+    assert tries[failed_test] == 1
+    # What is built on the model never runs; what is not keeps its result.
+    for model in ("int_seller_tiers_current", "int_orders_enriched", "dim_users", "fct_orders"):
+        assert states[model_task_id(states, model)] == "upstream_failed", (model, result["log"])
+    assert states["dbt.stg_marketplace__orders.test"] == "success"
+    assert states["dbt.int_exchange_rates_ranged.test"] == "success"
+    assert states["marts_gate"] == "upstream_failed"
+    assert states["publish"] == "upstream_failed"
+    assert mart_checksums(url, "analytics") == before
+    log_text = Path(result["log"]).read_text()
+    assert "ALERT" in log_text and f"marketplace_elt.{failed_test} failed" in log_text
+
+
+def model_task_id(states: dict, model: str) -> str:
+    for task_id in (f"dbt.{model}.run", f"dbt.{model}_run"):
+        if task_id in states:
+            return task_id
+    raise AssertionError(f"no task builds {model}: {sorted(states)}")

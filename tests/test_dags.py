@@ -79,6 +79,9 @@ def describe(bag):
                     "deferrable": getattr(t, "deferrable", None),
                     "connection_id": getattr(t, "connection_id", None),
                     "vars": getattr(t, "vars", None),
+                    "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
+                    "select": getattr(t, "select", None),
+                    "retry_policy": type(getattr(t, "retry_policy", None)).__name__,
                 }
                 for t in dag.tasks
             },
@@ -164,7 +167,8 @@ class TestDagBag:
                 assert task["retries"] >= 2, (dag_id, task_id)
                 assert task["backoff"] > 1, (dag_id, task_id)
                 assert task["owner"] == "data-platform", (dag_id, task_id)
-                assert task["alerts"] == ["on_failure"], (dag_id, task_id)
+                # (the watcher producer also backs up its results before a retry)
+                assert "on_failure" in task["alerts"], (dag_id, task_id)
 
     def test_pipeline_shape(self, dagbag):
         dag = dagbag["dags"]["marketplace_elt"]
@@ -176,11 +180,30 @@ class TestDagBag:
         assert tasks["raw_gate"]["upstream"] == ["extract_load"]
         assert tasks["publish"]["upstream"] == ["marts_gate"]
         dbt_tasks = {t: v for t, v in tasks.items() if t.startswith("dbt.")}
-        # One task per model; staging reads raw only after the raw gate.
+        # dbt starts only after the raw gate: one `dbt build` of the pipeline's selection.
+        assert tasks[PRODUCER]["upstream"] == ["raw_gate"]
+        assert tasks[PRODUCER]["type"] == "DbtProducerWatcherOperator"
+        selection = orchestration.load_pipeline("marketplace").dbt.select
+        assert tasks[PRODUCER]["select"].split() == selection
+        # One task per model; the first ones report once the build is done, even a failed
+        # build (its results are per node), but not after a failed raw gate.
         staging = model_task(tasks, "stg_marketplace__orders")
-        assert tasks[staging]["upstream"] == ["raw_gate"]
+        assert tasks[staging]["upstream"] == [PRODUCER]
+        assert tasks[staging]["trigger_rule"] == "none_failed"
+        assert tasks[staging]["type"] == "DbtRunWatcherOperator"
         assert model_task(tasks, "fct_orders")
         assert all(t.startswith("dbt.") for t in tasks["marts_gate"]["upstream"])
+        firsts = [
+            t for t, v in dbt_tasks.items() if v["upstream"] == [PRODUCER] and t != PRODUCER_DONE
+        ]
+        assert len(firsts) >= 9, "every seed and staging model waits for the build"
+        assert tasks[PRODUCER_DONE]["trigger_rule"] == "none_failed"
+        del dbt_tasks[PRODUCER_DONE]  # cosmos's gateway: absorbs a skipped (retried) producer
+        for task_id, task in dbt_tasks.items():
+            if task_id not in firsts and task_id != PRODUCER:
+                assert task["trigger_rule"] in ("all_success", "none_failed"), task_id
+            # Test failures fail at once; everything else keeps its retries.
+            assert task["retry_policy"] == "DbtTestFailurePolicy", task_id
         # Every dbt task gets the run's data interval.
         for task_id, task in dbt_tasks.items():
             if task["vars"] is not None:
@@ -190,6 +213,7 @@ class TestDagBag:
         tasks = dagbag["dags"]["marketplace_elt"]["tasks"]
         test_tasks = [t for t in tasks if t.startswith("dbt.") and t.endswith(".test")]
         assert test_tasks, "TestBehavior.AFTER_EACH renders a test task after tested nodes"
+        assert {tasks[t]["type"] for t in test_tasks} == {"DbtTestWatcherOperator"}
         for test_task in test_tasks:
             node = test_task.removesuffix(".test")
             # The model's tests run right after the model, and what depends on the model
@@ -217,6 +241,10 @@ class TestDagBag:
         assert dag["schedule"][0] == "NullTimetable"
         assert dag["params"] == ["end", "full_refresh_model", "publish", "select", "start"]
         assert dag["tasks"]["dbt_build"]["type"] == "DbtBuildLocalOperator"
+
+
+PRODUCER = "dbt.dbt_producer_watcher"
+PRODUCER_DONE = "dbt.dbt_producer_watcher_done"
 
 
 def model_task(tasks: dict, model: str) -> str:
@@ -335,3 +363,22 @@ def test_alert_posts_to_webhook_and_never_raises(caplog):
         assert "secret-token" not in caplog.text
     finally:
         server.server_close()
+
+
+def test_local_airflow_config_keeps_each_home_apart(tmp_path):
+    """Two local Airflows on one machine share no port and no cosmos cache; dbt results are
+    backed up once per failed build, not once per result."""
+    import configparser
+
+    from headwater import airflow_local
+
+    airflow_local.write_config(tmp_path / "a", "postgresql+psycopg2://x@/airflow", port=8780)
+    cfg = configparser.ConfigParser(interpolation=None)
+    cfg.read(tmp_path / "a" / "airflow.cfg")
+    assert cfg["api"]["port"] == "8780"
+    assert cfg["core"]["execution_api_server_url"] == "http://127.0.0.1:8780/execution/"
+    # Airflow's defaults (8793, 8794) would collide with any other Airflow here.
+    assert cfg["logging"]["worker_log_server_port"] == "8781"
+    assert cfg["logging"]["triggerer_log_server_port"] == "8782"
+    assert cfg["cosmos"]["cache_dir"] == str(tmp_path / "a" / "cosmos")
+    assert cfg["cosmos"]["enable_watcher_reliable_retry"] == "False"

@@ -13,7 +13,11 @@ The pipeline DAG is
 * The gates run the Soda contracts of a layer; a failed check fails the task at once (no
   retry: retrying does not change the data) and nothing downstream runs.
 * dbt runs through cosmos. Each model is a task, and the model's tests run right after it,
-  so a failed test stops its dependants and `publish` never runs.
+  so a failed test stops its dependants and `publish` never runs. By default (`dbt.execution:
+  watcher`) one task runs a single `dbt build` of the selection and the per-model tasks then
+  report each node's result (cosmos `ExecutionMode.WATCHER`); `dbt.execution: local` runs one
+  dbt command per model and per test instead, several times slower (see "the watcher
+  execution" below).
 * dbt gets the run's data interval as the vars `data_interval_start` and
   `data_interval_end` (ISO 8601), so a rerun or a backfill reprocesses exactly that window.
 
@@ -127,6 +131,10 @@ class Dbt(_Model):
     target: str = "local"
     # The environment variable that overrides `target` (for example bigquery in production).
     target_env: str = DBT_TARGET_ENV
+    # watcher: one `dbt build` for the whole selection, and per-model tasks that report each
+    # node's result (a run costs one dbt invocation). local: one dbt command per model and
+    # per test task (a run costs some 60 dbt invocations).
+    execution: Literal["watcher", "local"] = "watcher"
 
     def resolved_target(self, env: Mapping[str, str] = os.environ) -> str:
         return env.get(self.target_env) or self.target
@@ -309,7 +317,7 @@ def _dbt_credentials(target: str):
     return interceptor
 
 
-def _cosmos_configs(pipeline: Pipeline):
+def _cosmos_configs(pipeline: Pipeline, *, execution_mode: str = "local"):
     from cosmos import ExecutionConfig, ProfileConfig, ProjectConfig
     from cosmos.constants import ExecutionMode, InvocationMode
 
@@ -325,12 +333,123 @@ def _cosmos_configs(pipeline: Pipeline):
         target_name=target,
         profiles_yml_filepath=project_dir / "profiles.yml",
     )
+    watcher = execution_mode == "watcher"
     execution = ExecutionConfig(
-        execution_mode=ExecutionMode.LOCAL,
+        execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
         invocation_mode=InvocationMode.DBT_RUNNER,
         dbt_executable_path=dbt_executable(),
+        setup_operator_args=_producer_args(pipeline) if watcher else None,
     )
     return target, project, profile, execution
+
+
+# --- the watcher execution: one `dbt build`, one reporting task per node ---------------------
+#
+# cosmos's ExecutionMode.WATCHER renders the same tasks as the local mode (`dbt.<model>.run`,
+# `dbt.<model>.test`, `dbt.<seed>_seed`, ...) plus a producer task, `dbt.dbt_producer_watcher`,
+# that runs one `dbt build` of the whole selection and records every node's result in XCom.
+# The per-node tasks are sensors that read that result: they succeed or fail as their node
+# did, so a failed test still stops its dependants and publish. Three choices here:
+#
+# * The per-node tasks wait for the producer (`producer >> first nodes`, trigger rule
+#   none_failed) instead of polling next to it. A run then costs one process per node,
+#   nothing defers, and `dag.test()` (which runs tasks one at a time) always runs the build
+#   before the nodes that read it. The price: the nodes turn green together when the build
+#   ends, not one by one while it runs.
+# * The producer never reruns dbt on a retry: when `dbt build` fails (a test failed, a model
+#   did not build), its retry restores the results and is skipped, and only then do the
+#   node tasks read them. Its retry delay is therefore short.
+# * A failed dbt test fails its task at once, like a failed gate: retrying re-runs the same
+#   query on the same data (`DbtTestFailurePolicy`). A model that did not build keeps its
+#   retries: its retry runs `dbt run` of that one model, which survives a transient error.
+#
+# Clearing a failed node task after a fix reruns that node alone with dbt (cosmos falls back
+# to the local execution for any try after the first), and so do its cleared dependants.
+
+PRODUCER_RETRY_DELAY = timedelta(seconds=5)
+
+
+def _producer_args(pipeline: Pipeline) -> dict[str, Any]:
+    return {
+        "retry_delay": PRODUCER_RETRY_DELAY,
+        "max_retry_delay": PRODUCER_RETRY_DELAY * 8,
+        "doc_md": (
+            "Runs one `dbt build` of the pipeline's selection (seeds, models, snapshots, "
+            "tests) and records each node's result; the other `dbt.*` tasks report them. "
+            "A retry does not run dbt again: it restores the results and is skipped."
+        ),
+    }
+
+
+def _retry_policy():
+    from airflow.sdk.definitions.retry_policy import RetryDecision, RetryPolicy
+
+    class DbtTestFailurePolicy(RetryPolicy):
+        """Fail a test task at once when dbt recorded a failed test; otherwise retry as usual."""
+
+        def evaluate(self, exception, try_number, max_tries, context=None):
+            task = (context or {}).get("task")
+            if not getattr(task, "is_test_sensor", False) or try_number > 1:
+                return RetryDecision.default()
+            from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
+
+            status = context["ti"].xcom_pull(
+                task_ids=task.producer_task_id,
+                key=get_tests_status_xcom_key(task.model_unique_id),
+            )
+            if status == "fail":
+                return RetryDecision.fail(
+                    f"dbt tests of {task.model_unique_id} failed on this run's data: "
+                    "a retry cannot change that (runbook: runbooks/dbt-test-failed.md)"
+                )
+            return RetryDecision.default()
+
+        def serialize(self) -> dict[str, Any]:
+            return {"__type": "DbtTestFailurePolicy"}
+
+    return DbtTestFailurePolicy()
+
+
+# dbt's per-node lifecycle events before the result. cosmos stores each of them in XCom (one
+# Execution API call apiece, ~900 per build here) only to echo them in the node tasks' logs;
+# the result itself (NodeFinished), error events and the log lines all still go through.
+_LIFECYCLE_EVENTS = frozenset({"NodeStart", "NodeCompiling", "NodeExecuting"})
+
+
+def _without_lifecycle_events(make_parse: Any):
+    """Wrap the producer's dbt-event parser so it skips `_LIFECYCLE_EVENTS`."""
+    import json
+
+    def make():
+        parse = make_parse()
+
+        def lean(line: str, extra_kwargs: Any) -> None:
+            try:
+                name = json.loads(line).get("info", {}).get("name")
+            except (ValueError, AttributeError):
+                name = None
+            if name not in _LIFECYCLE_EVENTS:
+                parse(line, extra_kwargs)
+
+        return lean
+
+    return make
+
+
+def _wait_for_producer(group) -> None:
+    """Make the first node tasks of a watcher task group start when the producer is done."""
+    from airflow.task.trigger_rule import TriggerRule
+    from cosmos.constants import PRODUCER_WATCHER_TASK_ID
+
+    producer = group.get_child_by_label(PRODUCER_WATCHER_TASK_ID)
+    producer._make_parse_callable = _without_lifecycle_events(producer._make_parse_callable)
+    for root in list(group.roots):
+        if root is producer:
+            continue
+        producer >> root
+        # Run after a failed build too (its retry is skipped), so each node reports its
+        # own result; not after an upstream failure (the raw gate), so dbt stays untouched.
+        root.trigger_rule = TriggerRule.NONE_FAILED
 
 
 # --- task callables ---------------------------------------------------------------------------
@@ -415,7 +534,18 @@ def pipeline_dag(path_or_domain: str | Path):
     pipeline = load_pipeline(path_or_domain)
     domain = pipeline.domain
     mode, connection_id = pipeline.extract_load.resolve()
-    target, project, profile, execution = _cosmos_configs(pipeline)
+    watcher = pipeline.dbt.execution == "watcher"
+    target, project, profile, execution = _cosmos_configs(
+        pipeline, execution_mode=pipeline.dbt.execution
+    )
+    dbt_args: dict[str, Any] = {
+        "install_deps": False,
+        "append_env": True,
+        "vars": dict(INTERVAL_VARS),
+        "interceptors": [_dbt_credentials(target)],
+    }
+    if watcher:
+        dbt_args["retry_policy"] = _retry_policy()
 
     @dag(
         dag_id=pipeline.pipeline_dag_id,
@@ -459,13 +589,10 @@ def pipeline_dag(path_or_domain: str | Path):
                 test_behavior=TestBehavior.AFTER_EACH,
                 emit_datasets=False,
             ),
-            operator_args={
-                "install_deps": False,
-                "append_env": True,
-                "vars": dict(INTERVAL_VARS),
-                "interceptors": [_dbt_credentials(target)],
-            },
+            operator_args=dbt_args,
         )
+        if watcher:
+            _wait_for_producer(dbt_models)
         marts_gate = task(task_id="marts_gate", doc_md=TASK_DOCS["marts_gate"])(run_gate)(
             domain, "marts"
         )
@@ -647,7 +774,9 @@ webhook / email configured in the environment.
 1. `extract_load`: {source} writes `raw_{domain}`.
 2. `raw_gate`: Soda contracts on `raw_{domain}`.
 3. `dbt`: one task per model (staging → intermediate → snapshots → marts), each followed
-   by its tests; dbt gets `data_interval_start` / `data_interval_end` of the run.
+   by its tests; dbt gets `data_interval_start` / `data_interval_end` of the run. With
+   the watcher execution, `dbt.dbt_producer_watcher` runs them all as one `dbt build` and
+   each task reports its node's result (the producer's log has dbt's whole output).
 4. `marts_gate`: Soda contracts on the marts.
 5. `publish`: the marts become visible in `analytics`.
 
@@ -659,7 +788,7 @@ Every task is idempotent: clearing a run, or backfilling a range twice, gives th
 |---|---|
 | `extract_load` | {_runbook("sync-failed.md")} |
 | `raw_gate`, `marts_gate` | {_runbook("gate-failed.md")} |
-| a `dbt.*` test | {_runbook("dbt-test-failed.md")} |
+| a `dbt.*` test (fails at once, no retries) | {_runbook("dbt-test-failed.md")} |
 | a `dbt.*` run | {_runbook("dbt-test-failed.md")} (same steps; the log names the model) |
 | `publish`, or bad data in `analytics` | {_runbook("restore-analytics.md")} |
 | data older than expected | {_runbook("freshness-breached.md")}, {_runbook("late-data.md")} |
