@@ -474,16 +474,29 @@ def _copy_rows(
             sql.SQL("copy {} ({}) from stdin").format(landing, column_list)
         ) as copy_in,
     ):
-        write = copy_in.write
+        # Rows arrive one message each; they leave in blocks of about 128 kB, so the
+        # warehouse side costs one call per block instead of one per row.
+        block = bytearray()
         for chunk in copy_out:
-            rows += bytes(chunk).count(b"\n")
-            write(chunk)
+            block += chunk
+            if len(block) >= _COPY_BLOCK:
+                rows += block.count(b"\n")
+                copy_in.write(block)
+                block = bytearray()
+                if mid_fault:
+                    _fault(f"mid_copy:{stream}")
+                if progress and (now := time.monotonic()) >= next_report:
+                    progress(stream, rows, estimate)
+                    next_report = now + 0.1
+        if block:
+            rows += block.count(b"\n")
+            copy_in.write(block)
             if mid_fault:
                 _fault(f"mid_copy:{stream}")
-            if progress and (now := time.monotonic()) >= next_report:
-                progress(stream, rows, estimate)
-                next_report = now + 0.1
     return rows
+
+
+_COPY_BLOCK = 128 * 1024
 
 
 def _snapshot_xids(source: psycopg.Connection) -> tuple[int, int]:
