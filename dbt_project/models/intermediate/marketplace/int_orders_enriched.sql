@@ -177,7 +177,29 @@ enriched as (
             coalesce(items_per_order._loaded_at, orders._loaded_at),
             coalesce(users._loaded_at, orders._loaded_at)
         ) as _loaded_at,
-        {{ dbt.current_timestamp() }} as _changed_at
+        -- A change that came with a load is dated by the load; one found by comparing
+        -- (payments) by this run. Rows redone unchanged keep a date the marts have passed.
+        {% if is_incremental() %}
+        case
+            when greatest(
+                    orders._loaded_at,
+                    coalesce(items_per_order._loaded_at, orders._loaded_at),
+                    coalesce(users._loaded_at, orders._loaded_at)
+                ) >= {{ headwater.incremental_lower_bound() }}
+                then greatest(
+                        orders._loaded_at,
+                        coalesce(items_per_order._loaded_at, orders._loaded_at),
+                        coalesce(users._loaded_at, orders._loaded_at)
+                    )
+            else {{ dbt.current_timestamp() }}
+        end
+        {% else %}
+        greatest(
+            orders._loaded_at,
+            coalesce(items_per_order._loaded_at, orders._loaded_at),
+            coalesce(users._loaded_at, orders._loaded_at)
+        )
+        {% endif %} as _changed_at
     from selected_orders as orders
     left join items_per_order
         on orders.order_id = items_per_order.order_id
