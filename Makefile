@@ -60,6 +60,9 @@ db-start: $(STAMP) ## start the embedded PostgreSQL
 db-stop: $(STAMP) ## stop the embedded PostgreSQL
 	$(HW) db stop
 
+bench: $(STAMP) ## run every benchmark in benchmarks/ at its default size (1M orders); BENCH_ARGS="--scale 0.5" to shrink
+	$(HW) bench all $(BENCH_ARGS)
+
 clean: ## stop the server and remove local state (keeps .venv)
 	-$(HW) db stop
 	rm -rf .headwater dbt_project/target dbt_project/logs

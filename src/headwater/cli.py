@@ -789,5 +789,124 @@ def demo_cmd(domains: tuple[str, ...], scale: float) -> None:
     demo.run(domains=domains or None, scale=scale, print_sync=print_sync_report)
 
 
+@main.command("bench")
+@click.argument("names", nargs=-1, metavar="[NAME|all]...")
+@click.option(
+    "--scale",
+    default=1.0,
+    show_default=True,
+    help="Size factor; each benchmark says what 1 means (its --list line).",
+)
+@click.option(
+    "--repetitions",
+    "-n",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Repetitions of each measurement (default: the benchmark's own).",
+)
+@click.option("--smoke", is_flag=True, help="The tiniest run of every code path (seconds).")
+@click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result records as JSON.")
+def bench_cmd(
+    names: tuple[str, ...],
+    scale: float,
+    repetitions: int | None,
+    smoke: bool,
+    list_only: bool,
+    as_json: bool,
+) -> None:
+    """Run benchmarks from benchmarks/ (one module each; `all` runs every one).
+
+    Each run prints a table and writes a JSON record to benchmarks/results/ with the
+    machine (cores, memory, load, PostgreSQL and package versions) and the exact
+    parameters. Comparisons are interleaved in one process and reported as ratios with
+    min / median / max over the repetitions. Without NAME, lists the benchmarks.
+
+    \b
+    Examples:
+      headwater bench --list
+      headwater bench sync_throughput --scale 1 --repetitions 5
+      headwater bench all            (what `make bench` runs)
+    """
+    from headwater import bench
+
+    if list_only or not names:
+        benchmarks = bench.select([])
+        if as_json:
+            emit_json([{"name": b.name, "summary": b.summary} for b in benchmarks])
+        else:
+            for b in benchmarks:
+                click.echo(f"{b.name:<24} {b.summary}")
+        return
+    failed: list[str] = []
+    records = []
+    for benchmark in bench.select(names):
+        if not as_json:
+            click.echo(f"→ benchmark {benchmark.name}", err=True)
+        try:
+            record = bench.run(benchmark, scale=scale, repetitions=repetitions, smoke=smoke)
+        except HeadwaterError as exc:
+            if len(names) == 1 and names[0] != "all":
+                raise
+            failed.append(benchmark.name)
+            click.echo(f"error: benchmark {benchmark.name}: {db.redact(str(exc))}", err=True)
+            continue
+        records.append(record)
+        if not as_json:
+            print_bench_record(record)
+    if as_json:
+        emit_json(records if len(records) != 1 else records[0])
+    if failed:
+        raise HeadwaterError(f"{len(failed)} benchmark(s) failed: {', '.join(failed)}")
+
+
+def _format_number(value) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return str(value)
+    if abs(value) >= 1000 or isinstance(value, int):
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def _format_metric(value) -> str:
+    if isinstance(value, dict) and {"min", "median", "max"} <= set(value):
+        return " / ".join(_format_number(value[k]) for k in ("min", "median", "max"))
+    return _format_number(value)
+
+
+def print_bench_record(record: dict) -> None:
+    from rich.table import Table
+
+    out = console()
+    rows = record["rows"]
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    table = Table(title=f"{record['benchmark']}: {record['summary']}", title_justify="left")
+    for column in columns:
+        numeric = all(isinstance(row.get(column), int | float | dict | None) for row in rows)
+        table.add_column(column, justify="right" if numeric else "left")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else _format_metric(row.get(c)) for c in columns))
+    machine = record["machine"]
+    table.caption = (
+        f"{machine['cores']} cores, {machine['memory_gib']} GiB, load "
+        f"{machine['load_average_before']} → {machine['load_average_after']}; "
+        f"{record['seconds']:.0f} s; {record.get('file', '')}"
+    )
+    out.print(table)
+    if record["results"]:
+        results = Table(title="results (min / median / max)", title_justify="left")
+        results.add_column("metric")
+        results.add_column("value", justify="right")
+        for metric, value in record["results"].items():
+            results.add_row(metric, "" if value is None else _format_metric(value))
+        out.print(results)
+    for metric, target in (record.get("targets") or {}).items():
+        mark = "met" if target["met"] else "MISSED"
+        detail = f" ({target['detail']})" if target.get("detail") else ""
+        out.print(f"target {metric} {target['target']}: {mark}{detail}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

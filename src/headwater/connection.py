@@ -144,6 +144,10 @@ class Stream(_Model):
     sync_mode: SyncMode
     cursor_field: str | None = None
     primary_key: list[str] = []
+    # Local engine only (Airbyte overwrites such a stream in full): keep a
+    # full_refresh_overwrite stream equal to the source by reading only the row versions
+    # written since the last sync, found by PostgreSQL's xmin. See docs/sync.md.
+    change_detection: Literal["xmin"] | None = None
     reason: str
 
     @property
@@ -165,6 +169,10 @@ class Stream(_Model):
             raise ValueError(f"{self.sync_mode} needs a cursor_field")
         if self.is_deduped and not self.primary_key:
             raise ValueError(f"{self.sync_mode} needs a primary_key")
+        if self.change_detection == "xmin" and self.sync_mode != "full_refresh_overwrite":
+            raise ValueError("change_detection: xmin needs sync_mode full_refresh_overwrite")
+        if self.change_detection == "xmin" and not self.primary_key:
+            raise ValueError("change_detection: xmin needs a primary_key")
         if not self.reason.strip():
             raise ValueError("reason is empty; say why this sync mode fits the table")
         return self

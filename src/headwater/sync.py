@@ -88,6 +88,8 @@ create table if not exists {schema}.sync_state (
     updated_at timestamptz not null default now(),
     primary key (connection, stream)
 );
+-- xmin change detection: the source snapshot's xmin (a 64-bit transaction id) of the last sync.
+alter table {schema}.sync_state add column if not exists change_bound text;
 create table if not exists {schema}.sync_runs (
     sync_id bigserial primary key,
     connection text not null,
@@ -347,16 +349,24 @@ def _sync_stream(
 
     with warehouse.transaction():
         state = warehouse.execute(
-            f"select cursor_value, generation_id from {STATE_SCHEMA}.sync_state "  # noqa: S608
+            f"select cursor_value, generation_id, change_bound from {STATE_SCHEMA}.sync_state "  # noqa: S608
             "where connection = %s and stream = %s for update",
             [conn_cfg.name, stream.name],
         ).fetchone()
-        cursor_before, generation = (state[0], state[1]) if state else (None, 0)
+        cursor_before, generation, change_before = state if state else (None, 0, None)
         table_existed = _ensure_raw_table(warehouse, conn_cfg.namespace, plan, result)
 
         is_full = stream.sync_mode in (FULL_OVERWRITE, FULL_APPEND)
         refresh = full_refresh and not is_full
-        if is_full or refresh:
+        # xmin change detection: only row versions written since the last sync's snapshot,
+        # upserted by key; a full overwrite when there is no bound yet or on --full-refresh.
+        by_xmin = (
+            stream.change_detection == "xmin"
+            and change_before is not None
+            and table_existed
+            and not full_refresh
+        )
+        if (is_full and not by_xmin) or refresh:
             generation = generation + 1 if (state or table_existed) else generation
         lower = None if (refresh or is_full) else cursor_before
         result.cursor_before = cursor_before
@@ -364,16 +374,20 @@ def _sync_stream(
 
         # Replace the contents when the stream overwrites, is refreshed, or is loaded for the
         # first time: TRUNCATE is transactional and keeps dbt's views on the table intact.
-        replace = stream.sync_mode == FULL_OVERWRITE or refresh
-        landing_is_raw = replace or not _has_rows(warehouse, raw)
+        replace = (stream.sync_mode == FULL_OVERWRITE and not by_xmin) or refresh
+        landing_is_raw = replace or (not by_xmin and not _has_rows(warehouse, raw))
         if replace:
             warehouse.execute(sql.SQL("truncate {}").format(raw))
 
         extracted_at = warehouse.execute("select now()").fetchone()[0]
         meta = json.dumps({"sync_id": sync_id, "changes": []})
         _set_airbyte_defaults(warehouse, raw, extracted_at, meta, generation)
+        rebuild_indexes: list[str] = []
         if landing_is_raw:
             landing = raw
+            # Loading an empty table: its indexes are built once after the COPY (a sort)
+            # instead of row by row during it. Same transaction, so a crash keeps them.
+            rebuild_indexes = _drop_plain_indexes(warehouse, conn_cfg.namespace, stream.name)
         else:
             landing = sql.Identifier("_headwater_stage")
             warehouse.execute(
@@ -385,29 +399,47 @@ def _sync_stream(
         select, bound = _source_query(source, conn_cfg, plan, lower)
         column_list = sql.SQL(", ").join(sql.Identifier(c.name) for c in plan.columns)
         estimate = _estimate_rows(source, conn_cfg, stream) if progress and lower is None else None
-        rows = 0
         _fault(f"before_copy:{stream.name}")
         try:
-            with (
-                source.cursor().copy(sql.SQL("copy ({}) to stdout").format(select)) as copy_out,
-                warehouse.cursor().copy(
-                    sql.SQL("copy {} ({}) from stdin").format(landing, column_list)
-                ) as copy_in,
-            ):
-                for chunk in copy_out:
-                    rows += bytes(chunk).count(b"\n")
-                    copy_in.write(chunk)
-                    _fault(f"mid_copy:{stream.name}")
-                    if progress:
-                        progress(stream.name, rows, estimate)
+            snapshot = _snapshot_xids(source) if stream.change_detection == "xmin" else None
+            # None when too many transactions passed to place a row's xmin: then every row
+            # is read and upserted (unchanged ones are skipped), and the count still checks.
+            changed = _xmin_since(change_before, snapshot) if by_xmin else None
+            rows = _copy_rows(
+                source,
+                warehouse,
+                _select(conn_cfg, plan, [changed]) if changed is not None else select,
+                landing,
+                column_list,
+                stream.name,
+                progress,
+                estimate,
+            )
+            if landing_is_raw:
+                result.rows_written = rows
+            else:
+                result.rows_written = _merge(
+                    warehouse, raw, landing, plan, column_list, upsert=by_xmin or None
+                )
+            source_table = sql.Identifier(conn_cfg.source.schema_name, stream.name)
+            if by_xmin and _count(source, source_table) != _count(warehouse, raw):
+                # Rows were deleted at the source: no xmin shows a delete, so read it all
+                # again, as a full overwrite would (same snapshot, same transaction).
+                log.info("stream %s: rows deleted at the source, reloading it", stream.name)
+                generation += 1
+                result.generation_id = generation
+                warehouse.execute(sql.SQL("truncate {}").format(raw))
+                _set_airbyte_defaults(warehouse, raw, extracted_at, meta, generation)
+                rows += _copy_rows(
+                    source, warehouse, select, raw, column_list, stream.name, progress, None
+                )
+                result.rows_written = _count(warehouse, raw)
         finally:
             source.execute("rollback")  # end the read-only snapshot
         result.rows_read = rows
 
-        if landing_is_raw:
-            result.rows_written = rows
-        else:
-            result.rows_written = _merge(warehouse, raw, landing, plan, column_list)
+        for definition in rebuild_indexes:
+            warehouse.execute(definition)
         _drop_airbyte_defaults(warehouse, raw)
         if result.rows_written > 10_000:
             warehouse.execute(sql.SQL("analyze {}").format(raw))
@@ -417,12 +449,13 @@ def _sync_stream(
         warehouse.execute(
             f"""
             insert into {STATE_SCHEMA}.sync_state as s
-                (connection, stream, sync_mode, cursor_field, cursor_value, generation_id, last_sync_id, updated_at)
-            values (%s, %s, %s, %s, %s, %s, %s, now())
+                (connection, stream, sync_mode, cursor_field, cursor_value, generation_id, last_sync_id, updated_at, change_bound)
+            values (%s, %s, %s, %s, %s, %s, %s, now(), %s)
             on conflict (connection, stream) do update set
                 sync_mode = excluded.sync_mode, cursor_field = excluded.cursor_field,
                 cursor_value = excluded.cursor_value, generation_id = excluded.generation_id,
-                last_sync_id = excluded.last_sync_id, updated_at = excluded.updated_at
+                last_sync_id = excluded.last_sync_id, updated_at = excluded.updated_at,
+                change_bound = excluded.change_bound
             """,  # noqa: S608
             [
                 conn_cfg.name,
@@ -432,6 +465,7 @@ def _sync_stream(
                 cursor_after,
                 generation,
                 sync_id,
+                str(snapshot[0]) if snapshot else None,
             ],
         )
         _fault(f"before_commit:{stream.name}")
@@ -440,6 +474,94 @@ def _sync_stream(
     if progress:
         progress(stream.name, rows, rows)
     return result
+
+
+def _copy_rows(
+    source: psycopg.Connection,
+    warehouse: psycopg.Connection,
+    select: sql.Composable,
+    landing: sql.Identifier,
+    column_list: sql.Composable,
+    stream: str,
+    progress: Progress | None,
+    estimate: int | None,
+) -> int:
+    """COPY the rows of `select` from the source into `landing`; return how many.
+
+    Python only relays the byte stream. The server sends one message per row; the loop
+    does no more per row than it must (the fault and progress checks are armed once).
+    """
+    rows = 0
+    mid_fault = (os.environ.get("HEADWATER_FAULT") or "").partition("@")[0] == f"mid_copy:{stream}"
+    next_report = 0.0
+    with (
+        source.cursor().copy(sql.SQL("copy ({}) to stdout").format(select)) as copy_out,
+        warehouse.cursor().copy(
+            sql.SQL("copy {} ({}) from stdin").format(landing, column_list)
+        ) as copy_in,
+    ):
+        # Rows arrive one message each; they leave in blocks of about 128 kB, so the
+        # warehouse side costs one call per block instead of one per row.
+        block = bytearray()
+        for chunk in copy_out:
+            block += chunk
+            if len(block) >= _COPY_BLOCK:
+                rows += block.count(b"\n")
+                copy_in.write(block)
+                block = bytearray()
+                if mid_fault:
+                    _fault(f"mid_copy:{stream}")
+                if progress and (now := time.monotonic()) >= next_report:
+                    progress(stream, rows, estimate)
+                    next_report = now + 0.1
+        if block:
+            rows += block.count(b"\n")
+            copy_in.write(block)
+            if mid_fault:
+                _fault(f"mid_copy:{stream}")
+    return rows
+
+
+_COPY_BLOCK = 128 * 1024
+
+
+def _snapshot_xids(source: psycopg.Connection) -> tuple[int, int]:
+    """(xmin, xmax) of the read snapshot, as 64-bit transaction ids."""
+    row = source.execute(
+        "select pg_snapshot_xmin(s)::text::bigint, pg_snapshot_xmax(s)::text::bigint "
+        "from pg_current_snapshot() as s"
+    ).fetchone()
+    return row[0], row[1]
+
+
+# How many transaction ids a sync may lag behind before the 32-bit xmin of a row can no
+# longer be placed (it wraps at 2^32); past this the stream is read in full.
+_XID_HORIZON = 2**31 - 10_000_000
+
+
+def _xmin_since(bound: str | None, snapshot: tuple[int, int] | None) -> sql.Composable | None:
+    """A condition selecting the row versions written by transactions at or after `bound`.
+
+    A row's xmin is the 32-bit id of the transaction that wrote this version (an insert or
+    an update; an update writes a new version). Its 64-bit id is recovered from the
+    snapshot's xmax: age = (xmax mod 2^32 - xmin) mod 2^32, id = xmax - age. The previous
+    snapshot's xmin is below every transaction that was still open then, so a version that
+    snapshot could not see has an id at or above it and is read now. Rows frozen long ago
+    may look recent after 2^32 transactions and are read again, which is harmless.
+    """
+    if bound is None or snapshot is None:
+        return None
+    span = snapshot[1] - int(bound)
+    if span < 0 or span > _XID_HORIZON:
+        return None
+    low32 = snapshot[1] % 2**32
+    return sql.SQL(
+        "(({} - xmin::text::bigint) % 4294967296 + 4294967296) % 4294967296 <= {}"
+    ).format(sql.Literal(low32), sql.Literal(span))
+
+
+def _count(conn: psycopg.Connection, table: sql.Identifier) -> int:
+    return conn.execute(sql.SQL("select count(*) from {}").format(table)).fetchone()[0]
 
 
 _fault_hits: Counter[str] = Counter()
@@ -513,6 +635,22 @@ def _ensure_raw_table(
     return True
 
 
+def _drop_plain_indexes(warehouse: psycopg.Connection, namespace: str, table: str) -> list[str]:
+    """Drop the raw table's indexes that back no constraint; return how to create them again."""
+    rows = warehouse.execute(
+        """
+        select i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid)
+        from pg_index as i
+        where i.indrelid = to_regclass(format('%%I.%%I', %s::text, %s::text))
+            and not exists (select from pg_constraint as c where c.conindid = i.indexrelid)
+        """,
+        [namespace, table],
+    ).fetchall()
+    for name, _ in rows:
+        warehouse.execute(sql.SQL("drop index {}").format(sql.SQL(name)))
+    return [definition for _, definition in rows]
+
+
 def _set_airbyte_defaults(
     warehouse, raw, extracted_at: datetime, meta: str, generation: int
 ) -> None:
@@ -553,12 +691,6 @@ def _source_query(
     # The source connection is in autocommit mode; this is the one explicit transaction.
     source.execute("begin isolation level repeatable read read only")
     source.execute("select 1")  # take the snapshot now, after the bound was computed
-    table = sql.Identifier(conn_cfg.source.schema_name, stream.name)
-    fields = sql.SQL(", ").join(
-        sql.SQL(c.select_expr).format(sql.Identifier(c.name))
-        + sql.SQL(" as {}").format(sql.Identifier(c.name))
-        for c in plan.columns
-    )
     conditions: list[sql.Composable] = []
     if plan.cursor is not None:
         cursor = sql.Identifier(plan.cursor.name)
@@ -574,8 +706,19 @@ def _source_query(
             conditions.append(sql.SQL("{} {} {}::{}").format(cursor, op, sql.Literal(lower), cast))
         if stream.sync_mode == APPEND and bound is not None:
             conditions.append(sql.SQL("{} < {}").format(cursor, sql.Literal(bound)))
+    return _select(conn_cfg, plan, conditions), bound
+
+
+def _select(conn_cfg: Connection, plan: _Plan, conditions: list[sql.Composable]) -> sql.Composable:
+    """SELECT the stream's columns, typed for the warehouse, from the source table."""
+    table = sql.Identifier(conn_cfg.source.schema_name, plan.stream.name)
+    fields = sql.SQL(", ").join(
+        sql.SQL(c.select_expr).format(sql.Identifier(c.name))
+        + sql.SQL(" as {}").format(sql.Identifier(c.name))
+        for c in plan.columns
+    )
     where = sql.SQL(" where ") + sql.SQL(" and ").join(conditions) if conditions else sql.SQL("")
-    return sql.SQL("select {} from {}{}").format(fields, table, where), bound
+    return sql.SQL("select {} from {}{}").format(fields, table, where)
 
 
 def _snapshot_bound(source: psycopg.Connection, conn_cfg: Connection) -> datetime:
@@ -614,15 +757,16 @@ def _next_cursor(
     return value if value is not None else before
 
 
-def _merge(warehouse, raw, stage, plan: _Plan, column_list) -> int:
-    """Append or upsert the staged rows into raw. Returns rows written."""
+def _merge(warehouse, raw, stage, plan: _Plan, column_list, upsert: bool | None = None) -> int:
+    """Append or upsert (deduped streams, or `upsert`) the staged rows into raw. Returns rows
+    written."""
     stream = plan.stream
     all_columns = (
         column_list
         + sql.SQL(", ")
         + sql.SQL(", ").join(sql.Identifier(n) for n, _ in AIRBYTE_COLUMNS)
     )
-    if stream.sync_mode != DEDUPED:
+    if not (upsert or stream.sync_mode == DEDUPED):
         return warehouse.execute(
             sql.SQL("insert into {} select * from {}").format(raw, stage)
         ).rowcount
@@ -642,6 +786,10 @@ def _merge(warehouse, raw, stage, plan: _Plan, column_list) -> int:
     )
     if plan.source_pk_matches:
         source_rows = sql.SQL("select {} from {}").format(all_columns, stage)
+    elif plan.cursor is None:
+        source_rows = sql.SQL("select distinct on ({k}) {c} from {s}").format(
+            k=sql.SQL(", ").join(keys), c=all_columns, s=stage
+        )
     else:
         # The configured key is not the source's primary key: keep the newest row per key.
         source_rows = sql.SQL(

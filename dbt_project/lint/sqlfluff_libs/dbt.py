@@ -48,3 +48,7 @@ def date_trunc(datepart, date):
 
 def type_int():
     return "integer"
+
+
+def current_timestamp():
+    return "now()"

@@ -1,10 +1,37 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key='order_item_id',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['order_item_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+            {'columns': ['order_date']},
+            {'columns': ['seller_id', 'order_month']},
+        ]
+    )
+}}
+-- depends_on: {{ ref('stg_marketplace__seller_tier_history') }}
 -- One row per order item with what the sales marts group by: the order's date, status
 -- and buyer region, the category the product had when sold (resolved to its root), the
 -- amount in USD, and the seller's tier at the time of the sale (SCD2 lookup).
 --
 -- `_loaded_at` is the latest load time among the item, its order and its buyer (and the
--- product, when the item carries no category of its own). Categories and seller tiers
--- are full-refresh streams; the marts detect their changes by comparing content.
+-- product, when the item carries no category of its own).
+--
+-- A table, incremental, merged on order_item_id, so the sales marts read only the items
+-- changed since their last run (`_changed_at`, indexed). An item is recomputed when
+--   * it was loaded at or after the lower bound, or its order was recomputed by
+--     int_orders_enriched since this table last changed, or
+--   * its product was loaded since the lower bound and the item takes its category from
+--     the product, or
+--   * the category names or tree it carries differ from stg_marketplace__categories
+--     (categories are re-synced in full, so they are compared, not dated), or
+--   * its seller's tier history was loaded since the lower bound (a change of any tier
+--     row can move the seller's ranges; a full re-sync of the stream reloads every row
+--     and so recomputes every item).
+-- `_changed_at` is when this table last recomputed the row (the warehouse's clock).
 with order_items as (
     select * from {{ ref('stg_marketplace__order_items') }}
 ),
@@ -29,6 +56,71 @@ seller_tiers as (
     select * from {{ ref('int_seller_tiers_historized') }}
 ),
 
+{% if is_incremental() %}
+existing as (
+    select
+        order_item_id,
+        category_id,
+        category_name,
+        root_category_id,
+        root_category_name,
+        _changed_at
+    from {{ this }}
+),
+
+last_change as (
+    select
+        coalesce(
+            max(_changed_at), cast('1970-01-01 00:00:00+00:00' as {{ headwater.type_timestamptz() }})
+        ) as changed_at
+    from existing
+),
+
+changed_items as (
+    select order_item_id
+    from order_items
+    where _loaded_at >= {{ headwater.incremental_lower_bound() }}
+
+    union distinct
+
+    select order_items.order_item_id
+    from order_items
+    inner join orders
+        on order_items.order_id = orders.order_id
+    inner join last_change
+        on orders._changed_at >= last_change.changed_at
+
+    union distinct
+
+    select order_items.order_item_id
+    from order_items
+    inner join products
+        on order_items.product_id = products.product_id
+    where
+        order_items.category_id_at_sale is null
+        and products._loaded_at >= {{ headwater.incremental_lower_bound() }}
+
+    union distinct
+
+    select existing.order_item_id
+    from existing
+    left join categories
+        on existing.category_id = categories.category_id
+    where
+        existing.category_name <> coalesce(categories.category_name, 'Uncategorized')
+        or existing.root_category_id <> coalesce(categories.root_category_id, -1)
+        or existing.root_category_name <> coalesce(categories.root_category_name, 'Uncategorized')
+
+    union distinct
+
+    select order_items.order_item_id
+    from order_items
+    inner join {{ ref('stg_marketplace__seller_tier_history') }} as tier_history
+        on order_items.seller_id = tier_history.seller_id
+    where tier_history._loaded_at >= {{ headwater.incremental_lower_bound() }}
+),
+
+{% endif %}
 joined as (
     select
         order_items.order_item_id,
@@ -58,6 +150,10 @@ joined as (
             )
         ) as _loaded_at
     from order_items
+    {% if is_incremental() %}
+    inner join changed_items
+        on order_items.order_item_id = changed_items.order_item_id
+    {% endif %}
     left join orders
         on order_items.order_id = orders.order_id
     left join products
@@ -93,7 +189,8 @@ enriched as (
         {{ headwater.convert_to_usd('joined.total_price', 'exchange_rates.units_per_usd') }}
             as total_price_usd,
         seller_tiers.seller_tier as seller_tier_at_sale,
-        joined._loaded_at
+        joined._loaded_at,
+        {{ dbt.current_timestamp() }} as _changed_at
     from joined
     left join categories
         on joined.category_id = categories.category_id

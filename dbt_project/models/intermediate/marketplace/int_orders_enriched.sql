@@ -1,9 +1,31 @@
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='merge',
+        unique_key='order_id',
+        on_schema_change='fail',
+        indexes=[
+            {'columns': ['order_id'], 'unique': True},
+            {'columns': ['_changed_at']},
+            {'columns': ['buyer_id']},
+        ]
+    )
+}}
+-- depends_on: {{ ref('stg_marketplace__orders') }}
 -- One row per order with everything the order marts need: USD amounts, the items rolled
 -- up, the buyer's country and region, and the payments rolled up.
 --
 -- `_loaded_at` is the latest load time among the rows the order is built from (the
--- order, its items, its buyer): incremental marts reprocess an order when any of them was
--- reloaded. Payments are full-refresh and are compared by `payments_hash` instead.
+-- order, its items, its buyer). Payments are compared by `payments_hash` instead: Airbyte
+-- re-reads the payments stream in full, so their load time says nothing about a change.
+--
+-- A table, incremental, merged on order_id: the marts read only the orders changed since
+-- their last run (`_changed_at`, indexed) instead of recomputing every order. An order is
+-- recomputed when its order row, one of its items or its buyer was loaded at or after
+-- the lower bound (macros/incremental/incremental_lower_bound.sql), or when the content
+-- hash of its payment events differs from the one stored here. `_changed_at` is when
+-- this table last recomputed the row (the warehouse's clock); it is bookkeeping for the
+-- models downstream and never reaches a mart.
 {%- set gmv_statuses = "'" ~ var('marketplace_gmv_statuses') | join("', '") ~ "'" %}
 with orders as (
     select * from {{ ref('int_orders_converted') }}
@@ -25,17 +47,76 @@ order_payments as (
     select * from {{ ref('int_order_payments_aggregated') }}
 ),
 
-items_per_order as (
+{% if is_incremental() %}
+existing as (
     select
         order_id,
-        count(*) as item_count,
-        sum(quantity) as units,
-        sum(total_price) as items_total_amount,
-        count(distinct seller_id) as seller_count,
-        min(seller_id) as seller_id,
-        max(_loaded_at) as _loaded_at
+        payments_hash
+    from {{ this }}
+),
+
+changed_orders as (
+    select order_id
+    from {{ ref('stg_marketplace__orders') }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound() }}
+
+    union distinct
+
+    select order_id
     from order_items
-    group by order_id
+    where _loaded_at >= {{ headwater.incremental_lower_bound() }}
+
+    union distinct
+
+    select buyer_orders.order_id
+    from {{ ref('stg_marketplace__orders') }} as buyer_orders
+    inner join users
+        on buyer_orders.buyer_id = users.user_id
+    where users._loaded_at >= {{ headwater.incremental_lower_bound() }}
+
+    union distinct
+
+    select order_payments.order_id
+    from order_payments
+    left join existing
+        on order_payments.order_id = existing.order_id
+    where order_payments.payments_hash is distinct from existing.payments_hash
+
+    union distinct
+
+    -- Orders whose every payment is gone.
+    select existing.order_id
+    from existing
+    left join order_payments
+        on existing.order_id = order_payments.order_id
+    where order_payments.order_id is null and existing.payments_hash is not null
+),
+
+{% endif %}
+selected_orders as (
+    select orders.*
+    from orders
+    {% if is_incremental() %}
+    inner join changed_orders
+        on orders.order_id = changed_orders.order_id
+    {% endif %}
+),
+
+items_per_order as (
+    select
+        order_items.order_id,
+        count(*) as item_count,
+        sum(order_items.quantity) as units,
+        sum(order_items.total_price) as items_total_amount,
+        count(distinct order_items.seller_id) as seller_count,
+        min(order_items.seller_id) as seller_id,
+        max(order_items._loaded_at) as _loaded_at
+    from order_items
+    {% if is_incremental() %}
+    inner join changed_orders
+        on order_items.order_id = changed_orders.order_id
+    {% endif %}
+    group by order_items.order_id
 ),
 
 enriched as (
@@ -95,8 +176,31 @@ enriched as (
             orders._loaded_at,
             coalesce(items_per_order._loaded_at, orders._loaded_at),
             coalesce(users._loaded_at, orders._loaded_at)
-        ) as _loaded_at
-    from orders
+        ) as _loaded_at,
+        -- A change that came with a load is dated by the load; one found by comparing
+        -- (payments) by this run. Rows redone unchanged keep a date the marts have passed.
+        {% if is_incremental() %}
+        case
+            when greatest(
+                    orders._loaded_at,
+                    coalesce(items_per_order._loaded_at, orders._loaded_at),
+                    coalesce(users._loaded_at, orders._loaded_at)
+                ) >= {{ headwater.incremental_lower_bound() }}
+                then greatest(
+                        orders._loaded_at,
+                        coalesce(items_per_order._loaded_at, orders._loaded_at),
+                        coalesce(users._loaded_at, orders._loaded_at)
+                    )
+            else {{ dbt.current_timestamp() }}
+        end
+        {% else %}
+        greatest(
+            orders._loaded_at,
+            coalesce(items_per_order._loaded_at, orders._loaded_at),
+            coalesce(users._loaded_at, orders._loaded_at)
+        )
+        {% endif %} as _changed_at
+    from selected_orders as orders
     left join items_per_order
         on orders.order_id = items_per_order.order_id
     left join users

@@ -7,16 +7,15 @@
         post_hook="delete from {{ this }} where order_count = 0"
     )
 }}
--- depends_on: {{ ref('stg_marketplace__categories') }}
 -- Sales per UTC day × buyer region × category (the category the product had when sold),
 -- GMV orders only (see var marketplace_gmv_statuses).
 --
 -- Incremental, merged on daily_sales_sk (the hash of the grain). A day is recomputed in
--- full when anything that feeds it changed:
---   * an item, its order or its buyer was loaded since the lower bound (any status: an
---     order that is cancelled leaves its day), or
---   * a category's name or place in the tree differs from what the rows here say
---     (categories are re-synced in full every time, so they are compared, not dated).
+-- full when int_order_items_enriched recomputed one of its items since the lower bound:
+-- an item, its order or its buyer was reloaded (any status: an order that is cancelled
+-- leaves its day), or a category's name or place in the tree changed (that table
+-- compares categories, which are re-synced in full, and stamps the items it redid with
+-- `_changed_at`, indexed).
 -- A group that no longer has sales on a recomputed day (its only order was cancelled,
 -- its buyer moved region) is written as a zero row and removed by the post-hook, so no
 -- stale group survives the merge. A real group always has order_count >= 1.
@@ -27,37 +26,16 @@ with order_items as (
 ),
 
 {% if is_incremental() %}
-categories as (
-    select * from {{ ref('stg_marketplace__categories') }}
-),
-
 existing as (
     select * from {{ this }}
 ),
 
-changed_dates as (
+affected_dates as (
     select distinct order_date as sales_date
     from order_items
     where
         order_date is not null
-        and _loaded_at >= {{ headwater.incremental_lower_bound() }}
-),
-
-recategorized_dates as (
-    select distinct existing.sales_date
-    from existing
-    left join categories
-        on existing.category_id = categories.category_id
-    where
-        existing.category_name <> coalesce(categories.category_name, 'Uncategorized')
-        or existing.root_category_id <> coalesce(categories.root_category_id, -1)
-        or existing.root_category_name <> coalesce(categories.root_category_name, 'Uncategorized')
-),
-
-affected_dates as (
-    select sales_date from changed_dates
-    union distinct
-    select sales_date from recategorized_dates
+        and _changed_at >= {{ headwater.incremental_lower_bound() }}
 ),
 
 {% endif %}

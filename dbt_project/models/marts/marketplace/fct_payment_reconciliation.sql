@@ -3,17 +3,17 @@
         materialized='incremental',
         incremental_strategy='merge',
         unique_key='order_id',
-        on_schema_change='fail'
+        on_schema_change='fail',
+        indexes=[{'columns': ['order_id'], 'unique': True}]
     )
 }}
 -- Finance's reconciliation: per order, what the buyer owes (expected) against what the
 -- payment provider captured and refunded, after webhook replays are removed.
 --
 -- Incremental, merged on order_id, with the same change detection as fct_orders: an
--- order is reprocessed when its order row, items or buyer were reloaded since the lower
--- bound, or when the content hash of its payment events differs from the stored one
--- (payments are re-synced in full by every sync, so their load time cannot tell what
--- changed; the hash can: a late payment, a refund, a replay all change it).
+-- order is reprocessed when int_orders_enriched recomputed it since the lower bound (its
+-- order row, items or buyer were reloaded, or the content hash of its payment events
+-- changed: a late payment, a refund, a replay all change it), or when it is missing here.
 --
 -- expected_amount: total_amount for orders that must be paid (confirmed through
 -- delivered), 0 for pending (nothing due yet), cancelled and refunded orders (anything
@@ -31,24 +31,16 @@ with orders as (
 ),
 
 {% if is_incremental() %}
-existing as (
-    select
-        order_id,
-        _payments_hash
-    from {{ this }}
-),
-
+{% set repair = 'true' if headwater.rows_missing_from_this(ref('int_orders_enriched')) else 'false' %}
 {% endif %}
 changed as (
     select orders.*
     from orders
     {% if is_incremental() %}
-    left join existing
-        on orders.order_id = existing.order_id
     where
-        orders._loaded_at >= {{ headwater.incremental_lower_bound() }}
-        or existing.order_id is null
-        or orders.payments_hash is distinct from existing._payments_hash
+        orders._changed_at >= {{ headwater.incremental_lower_bound() }}
+        -- false unless rows are missing here (then the planner keeps the anti-join)
+        or ({{ repair }} and orders.order_id not in (select current_rows.order_id from {{ this }} as current_rows))
     {% endif %}
 ),
 

@@ -14,8 +14,9 @@
 --
 -- Incremental, merged on seller_month_sk (hash of seller_id and sales_month). A
 -- (seller, month) is recomputed when
---   * one of its items, their orders or buyers, or one of its reviews was loaded since
---     the lower bound (macros/incremental/incremental_lower_bound.sql), or
+--   * int_order_items_enriched recomputed one of its items since the lower bound (the
+--     item, its order or buyer was reloaded; macros/incremental/incremental_lower_bound.sql),
+--     or one of its reviews was loaded since then, or
 --   * the seller's tier history differs from the one the rows here were built with:
 --     seller_tier_history is a full_refresh_overwrite stream (reloaded in full by every
 --     sync, with no change time), so it is compared by a content hash per seller
@@ -54,29 +55,6 @@ tier_hashes as (
     group by seller_id
 ),
 
-activity_keys as (
-    select
-        seller_id,
-        order_month as sales_month
-    from order_items
-    where is_gmv_order and seller_id is not null and order_month is not null
-
-    union distinct
-
-    select
-        seller_id,
-        review_month as sales_month
-    from reviews
-    where is_approved and seller_id is not null
-
-    union distinct
-
-    select
-        seller_id,
-        {{ headwater.month_start('valid_from') }} as sales_month
-    from seller_tiers
-),
-
 {% if is_incremental() %}
 existing as (
     select * from {{ this }}
@@ -90,7 +68,7 @@ changed_keys as (
     where
         seller_id is not null
         and order_month is not null
-        and _loaded_at >= {{ headwater.incremental_lower_bound() }}
+        and _changed_at >= {{ headwater.incremental_lower_bound() }}
 
     union distinct
 
@@ -128,6 +106,52 @@ retiered_sellers as (
         and existing_hashes._tier_history_hash is not null
 ),
 
+affected_sellers as (
+    select seller_id from changed_keys
+    union distinct
+    select seller_id from retiered_sellers
+),
+
+{% endif %}
+activity_keys as (
+    select
+        order_items.seller_id,
+        order_items.order_month as sales_month
+    from order_items
+    {% if is_incremental() %}
+    inner join affected_sellers
+        on order_items.seller_id = affected_sellers.seller_id
+    {% endif %}
+    where
+        order_items.is_gmv_order
+        and order_items.seller_id is not null
+        and order_items.order_month is not null
+
+    union distinct
+
+    select
+        reviews.seller_id,
+        reviews.review_month as sales_month
+    from reviews
+    {% if is_incremental() %}
+    inner join affected_sellers
+        on reviews.seller_id = affected_sellers.seller_id
+    {% endif %}
+    where reviews.is_approved and reviews.seller_id is not null
+
+    union distinct
+
+    select
+        seller_tiers.seller_id,
+        {{ headwater.month_start('seller_tiers.valid_from') }} as sales_month
+    from seller_tiers
+    {% if is_incremental() %}
+    inner join affected_sellers
+        on seller_tiers.seller_id = affected_sellers.seller_id
+    {% endif %}
+),
+
+{% if is_incremental() %}
 affected_keys as (
     select
         seller_id,
