@@ -546,10 +546,11 @@ def _run_every(
         elif tick.error:
             click.echo(f"tick {tick.number}: failed after {tick.seconds:g} s: {tick.error}")
         else:
-            synced = tick.report.steps["sync"]
+            synced = tick.report.steps.get("sync", {"rows_written": 0})
+            done = "published" if "publish" in tick.report.steps else "done"
             click.echo(
                 f"tick {tick.number}: {synced['rows_written']:,} rows synced, "
-                f"published in {tick.seconds:g} s ("
+                f"{done} in {tick.seconds:g} s ("
                 + ", ".join(f"{k} {v:g}" for k, v in tick.report.seconds.items())
                 + ")"
             )

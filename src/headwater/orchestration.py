@@ -141,6 +141,12 @@ class MicroBatch(_Model):
     exclude: list[str] = []
     # The interval `--every` uses when given without one.
     every: timedelta = timedelta(minutes=1)
+    # The pipeline steps a tick runs, in pipeline order (default: all of them). A domain
+    # whose live dashboards read the marts directly can tick with [sync, dbt] and leave
+    # the gates and publishing to the scheduled DAG.
+    steps: list[Literal["sync", "raw_gate", "dbt", "marts_gate", "publish"]] = Field(
+        default=["sync", "raw_gate", "dbt", "marts_gate", "publish"], min_length=1
+    )
 
     _every = field_validator("every", mode="before")(_duration)
 

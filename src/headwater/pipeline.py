@@ -59,8 +59,13 @@ def run(
     on_sync: Callable[[sync.SyncReport], None] | None = None,
 ) -> RunReport:
     """Run the whole pipeline once. `full_refresh` rebuilds incremental models from scratch;
-    `micro_batch` builds the pipeline's micro-batch selection instead of all its models."""
+    `micro_batch` builds the pipeline's micro-batch selection instead of all its models,
+    and runs only the steps `micro_batch.steps` names."""
     report = RunReport(domain)
+    steps = set(load_pipeline(domain).micro_batch.steps) if micro_batch else None
+
+    def wanted(name: str) -> bool:
+        return steps is None or name in steps
 
     def step(name: str, work: Callable[[], Any]) -> Any:
         if on_step:
@@ -70,23 +75,32 @@ def run(
         report.seconds[name] = round(time.perf_counter() - started, 2)
         return result
 
-    synced = step("sync", lambda: sync.sync(domain))
-    report.steps["sync"] = synced.as_dict()
-    if on_sync:
-        on_sync(synced)
-    report.steps["raw_gate"] = step("raw gate", lambda: gates.check_gate(domain, "raw").summary())
-    build_args = [
-        "build",
-        *dbt_selection(domain, micro_batch=micro_batch),
-        *(["--full-refresh"] if full_refresh else []),
-    ]
-    built = step("dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True))
-    report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
-    report.steps["marts_gate"] = step(
-        "marts gate", lambda: gates.check_gate(domain, "marts").summary()
-    )
-    published = step("publish", lambda: publish.publish(domain))
-    report.steps["publish"] = published.as_dict()
+    if wanted("sync"):
+        synced = step("sync", lambda: sync.sync(domain))
+        report.steps["sync"] = synced.as_dict()
+        if on_sync:
+            on_sync(synced)
+    if wanted("raw_gate"):
+        report.steps["raw_gate"] = step(
+            "raw gate", lambda: gates.check_gate(domain, "raw").summary()
+        )
+    if wanted("dbt"):
+        build_args = [
+            "build",
+            *dbt_selection(domain, micro_batch=micro_batch),
+            *(["--full-refresh"] if full_refresh else []),
+        ]
+        built = step(
+            "dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True)
+        )
+        report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
+    if wanted("marts_gate"):
+        report.steps["marts_gate"] = step(
+            "marts gate", lambda: gates.check_gate(domain, "marts").summary()
+        )
+    if wanted("publish"):
+        published = step("publish", lambda: publish.publish(domain))
+        report.steps["publish"] = published.as_dict()
     return report
 
 
