@@ -487,7 +487,6 @@ def simulate(
     last_hour = math.ceil(end / 3600)
     p = _parties(first_hour, last_hour, seed, scale, chain_)
     n = len(p.key)
-    rng = np.random.default_rng([seed, int(begin), int(hours * 3600), 7])
 
     # Four candidate events per party; parties without an order send only the seating.
     party = np.tile(np.arange(n), 4)
@@ -495,30 +494,27 @@ def simulate(
     occurred = np.concatenate([p.seated, p.placed, p.completed, p.paid])
     keep = (kind == 0) | np.tile(p.has_order, 4)
     party, kind, occurred = party[keep], kind[keep], occurred[keep]
+    # Everything about an event's delivery is drawn from its own key, not from the
+    # window, so that any window sees the same delays, copies and breakage.
+    event_key = p.key[party] * 4 + kind
     # Arrival: a network delay, and for some events minutes of an offline tablet.
-    delay = rng.exponential(0.4, len(occurred))
-    late = rng.random(len(occurred)) < LATE_SHARE
-    delay[late] = 5 + rng.random(int(late.sum())) * (MAX_LATE_SECONDS - 5)
+    delay = -0.4 * np.log1p(-_uniform(event_key, seed, 1))
+    late = _uniform(event_key, seed, 2) < LATE_SHARE
+    delay[late] = 5 + _uniform(event_key[late], seed, 3) * (MAX_LATE_SECONDS - 5)
     arrival = occurred + delay
     # Resent events: the same event again, a little later.
-    resent = rng.random(len(occurred)) < DUPLICATE_SHARE
+    resent = _uniform(event_key, seed, 4) < DUPLICATE_SHARE
     copies = np.flatnonzero(resent)
     event = np.r_[np.arange(len(occurred)), copies]
-    arrival = np.r_[arrival, arrival[copies] + 0.1 + rng.random(len(copies)) * 60]
+    arrival = np.r_[arrival, arrival[copies] + 0.1 + _uniform(event_key[copies], seed, 5) * 60]
     is_copy = np.r_[np.zeros(len(occurred), bool), np.ones(len(copies), bool)]
     inside = (arrival >= begin) & (arrival < end)
     event, arrival, is_copy = event[inside], arrival[inside], is_copy[inside]
-    order = np.argsort(arrival, kind="stable")
+    order = np.lexsort((is_copy, event_key[event], arrival))
     event, arrival, is_copy = event[order], arrival[order], is_copy[order]
-    # Malformed: decided per event (not per line), so the copy of a broken event is broken
-    # the same way; which way depends on the event only, too.
-    broken_rng = np.random.default_rng([seed, 8])
-    malformed = np.zeros(len(occurred), bool)
-    malformed_kind = np.zeros(len(occurred), np.int64)
-    if len(occurred):
-        event_hash = (p.key[party] * 4 + kind) * 2654435761 % 1_000_003
-        malformed = event_hash < MALFORMED_SHARE * 1_000_003
-        malformed_kind = broken_rng.integers(0, 6, len(occurred))
+    # Malformed: decided per event, so the copy of a broken event is broken the same way.
+    malformed = _uniform(event_key, seed, 6) < MALFORMED_SHARE
+    malformed_kind = (_uniform(event_key, seed, 7) * 6).astype(np.int64)
 
     stats.orders += int(
         np.count_nonzero((kind[event] == 1) & ~is_copy)
@@ -532,6 +528,17 @@ def simulate(
             p, party[idx], kind[idx], occurred[idx], arrival[lo : lo + chunk],
             malformed[idx], malformed_kind[idx], seed, chain_, stats,
         )  # fmt: skip
+
+
+def _uniform(keys: np.ndarray, seed: int, salt: int) -> np.ndarray:
+    """Uniform [0, 1) numbers, one per key, from a splitmix64 hash of (key, seed, salt)."""
+    with np.errstate(over="ignore"):
+        x = keys.astype(np.uint64) * np.uint64(0x9E3779B97F4A7C15)
+        x ^= np.uint64((seed * 1_000_003 + salt) * 0xBF58476D1CE4E5B9 % 2**64)
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        x ^= x >> np.uint64(31)
+    return (x >> np.uint64(11)).astype(np.float64) / float(2**53)
 
 
 def _lines(p, party, kind, occurred, arrival, malformed, malformed_kind, seed, chain_, stats):
