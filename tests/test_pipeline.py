@@ -58,3 +58,46 @@ def test_a_slow_tick_delays_the_next_one_without_overlap(monkeypatch):
 def test_the_interval_must_be_positive():
     with pytest.raises(HeadwaterError, match="must be positive"):
         pipeline.run_every("restaurant", timedelta(0), iterations=1)
+
+
+def test_a_micro_batch_tick_runs_only_the_steps_its_pipeline_names(monkeypatch):
+    """restaurant ticks sync and build (dags/restaurant/pipeline.yaml); gates and publish
+    are left to the scheduled DAG. A full run still does every step."""
+    from headwater import dbt, gates, publish, sync
+
+    calls = []
+
+    class Report:
+        def __init__(self, name):
+            self.name = name
+
+        def as_dict(self):
+            return {"rows_written": 0}
+
+        def summary(self):
+            return "passed"
+
+        def statuses(self):
+            return {"success": 1}
+
+        elapsed = 0.0
+
+    monkeypatch.setattr(sync, "sync", lambda domain: calls.append("sync") or Report("sync"))
+    monkeypatch.setattr(
+        gates, "check_gate", lambda domain, layer: calls.append(f"{layer}_gate") or Report(layer)
+    )
+    monkeypatch.setattr(dbt, "run", lambda args, **kw: calls.append(("dbt", args)) or Report("dbt"))
+    monkeypatch.setattr(publish, "publish", lambda domain: calls.append("publish") or Report("p"))
+    report = pipeline.run("restaurant", micro_batch=True)
+    assert [c if isinstance(c, str) else c[0] for c in calls] == ["sync", "dbt"]
+    assert set(report.steps) == {"sync", "dbt"}
+    assert "resource_type:test" in calls[1][1]  # the micro-batch selection, tests excluded
+    calls.clear()
+    pipeline.run("restaurant")
+    assert [c if isinstance(c, str) else c[0] for c in calls] == [
+        "sync",
+        "raw_gate",
+        "dbt",
+        "marts_gate",
+        "publish",
+    ]
