@@ -82,6 +82,13 @@ def test_a_micro_batch_tick_runs_only_the_steps_its_pipeline_names(monkeypatch):
 
         elapsed = 0.0
 
+    from headwater import orchestration
+
+    config = orchestration.load_pipeline("restaurant")
+    batch = config.micro_batch.model_copy(update={"background_build": False})
+    monkeypatch.setattr(
+        pipeline, "load_pipeline", lambda domain: config.model_copy(update={"micro_batch": batch})
+    )
     monkeypatch.setattr(sync, "sync", lambda domain: calls.append("sync") or Report("sync"))
     monkeypatch.setattr(
         gates, "check_gate", lambda domain, layer: calls.append(f"{layer}_gate") or Report(layer)
@@ -101,3 +108,55 @@ def test_a_micro_batch_tick_runs_only_the_steps_its_pipeline_names(monkeypatch):
         "marts_gate",
         "publish",
     ]
+
+
+def test_a_background_build_lets_ticks_keep_syncing(monkeypatch):
+    """micro_batch.background_build: a tick syncs and starts a build only when none runs;
+    a failed build fails the next tick with its error."""
+    import threading
+
+    from headwater import dbt, orchestration, sync
+
+    release = threading.Event()
+    builds, syncs = [], []
+
+    class Synced:
+        def as_dict(self):
+            return {"rows_written": 1}
+
+    class Built:
+        elapsed = 0.0
+
+        def statuses(self):
+            return {"success": 1}
+
+    def slow_build(args, **kwargs):
+        builds.append(args)
+        release.wait(5)
+        if len(builds) == 2:
+            raise HeadwaterError("dbt run failed on target local: model fct_x (boom)")
+        return Built()
+
+    config = orchestration.load_pipeline("restaurant")
+    batch = config.micro_batch.model_copy(
+        update={"steps": ["sync", "dbt"], "background_build": True}
+    )
+    monkeypatch.setattr(
+        pipeline, "load_pipeline", lambda domain: config.model_copy(update={"micro_batch": batch})
+    )
+    monkeypatch.setattr(sync, "sync", lambda domain: syncs.append(1) or Synced())
+    monkeypatch.setattr(dbt, "run", slow_build)
+    first = pipeline.run("restaurant", micro_batch=True)
+    second = pipeline.run("restaurant", micro_batch=True)
+    assert (first.steps["build"], second.steps["build"]) == ("started", "running")
+    assert len(syncs) == 2 and len(builds) == 1
+    release.set()
+    pipeline._BUILDS["restaurant"].join(5)
+    release.clear()
+    assert pipeline.run("restaurant", micro_batch=True).steps["build"] == "started"
+    release.set()
+    pipeline._BUILDS["restaurant"].join(5)
+    with pytest.raises(HeadwaterError, match="background build failed: dbt run failed"):
+        pipeline.run("restaurant", micro_batch=True)
+    assert pipeline.run("restaurant", micro_batch=True).steps["build"] == "started"
+    pipeline._BUILDS["restaurant"].join(5)

@@ -148,6 +148,12 @@ class MicroBatch(_Model):
         default=["sync", "raw_gate", "dbt", "marts_gate", "publish"], min_length=1
     )
 
+    # Build in the background: a tick syncs (and runs the raw gate), then hands dbt, the
+    # marts gate and publish to a worker unless the previous tick's build still runs. Ticks
+    # then keep the interval however long a build takes, and what dashboards read from raw
+    # is never older than one interval (see docs/restaurant.md).
+    background_build: bool = False
+
     _every = field_validator("every", mode="before")(_duration)
 
 

@@ -9,6 +9,7 @@ the last good marts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,11 @@ from headwater.errors import HeadwaterError
 from headwater.orchestration import load_pipeline
 
 log = logging.getLogger(__name__)
+
+# Background builds of micro-batch ticks (micro_batch.background_build): the running one
+# per domain, and the error of the last one that failed, reported by the next tick.
+_BUILDS: dict[str, threading.Thread] = {}
+_BUILD_ERRORS: dict[str, str] = {}
 
 
 @dataclass
@@ -62,7 +68,8 @@ def run(
     `micro_batch` builds the pipeline's micro-batch selection instead of all its models,
     and runs only the steps `micro_batch.steps` names."""
     report = RunReport(domain)
-    steps = set(load_pipeline(domain).micro_batch.steps) if micro_batch else None
+    batch = load_pipeline(domain).micro_batch if micro_batch else None
+    steps = set(batch.steps) if batch else None
 
     def wanted(name: str) -> bool:
         return steps is None or name in steps
@@ -84,6 +91,43 @@ def run(
         report.steps["raw_gate"] = step(
             "raw gate", lambda: gates.check_gate(domain, "raw").summary()
         )
+    if batch and batch.background_build:
+        return _build_in_background(domain, report, wanted, target, vars)
+    return _build(domain, report, step, wanted, target, vars, micro_batch, full_refresh)
+
+
+def _build_in_background(domain, report: RunReport, wanted, target, vars) -> RunReport:
+    if error := _BUILD_ERRORS.pop(domain, None):
+        raise HeadwaterError(f"{domain} background build failed: {error}")
+    running = _BUILDS.get(domain)
+    if running is not None and running.is_alive():
+        report.steps["build"] = "running"
+        return report
+
+    def work() -> None:
+        started = time.perf_counter()
+        background = RunReport(domain)
+
+        def step(name: str, task: Callable[[], Any]) -> Any:
+            return task()
+
+        try:
+            _build(domain, background, step, wanted, target, vars, True, False)
+            log.info("%s background build done in %.1f s", domain, time.perf_counter() - started)
+        except Exception as exc:  # reported by the next tick, which fails with it
+            _BUILD_ERRORS[domain] = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            )
+            log.error("%s background build failed: %s", domain, exc)
+
+    thread = threading.Thread(target=work, name=f"{domain}-build", daemon=True)
+    _BUILDS[domain] = thread
+    thread.start()
+    report.steps["build"] = "started"
+    return report
+
+
+def _build(domain, report, step, wanted, target, vars, micro_batch, full_refresh) -> RunReport:
     if wanted("dbt"):
         build_args = [
             "build",

@@ -991,7 +991,10 @@ def load_day(
             "select report from headwater.restaurant_loads where parameters = %s", [key]
         ).fetchone()
     if done:
-        return done[0]
+        with db.connect(source_url, what="restaurant source") as conn:
+            landed = conn.execute("select count(*) from events").fetchone()[0]
+        if landed == done[0]["accepted"]:
+            return done[0]
     say = progress or (lambda step: log.info("%s", step))
     timings: dict[str, float] = {}
     say("landing")
