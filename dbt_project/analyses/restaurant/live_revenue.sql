@@ -37,18 +37,19 @@ tail as (
 
 clock as (
     select
-        {% if now -%}
-        cast('{{ now }}' as timestamptz)
-        {%- else -%}
-        greatest(
-            (
-                select max(location_minutes.last_event_at)
-                from location_minutes
-                where location_minutes.minute_at = (select max(latest.minute_at) from location_minutes as latest)
-            ),
-            (select max(tail.event_at) from tail)
-        )
-        {%- endif %} as now_at
+        coalesce(
+            cast({{ "'" ~ now ~ "'" if now else 'null' }} as timestamptz),
+            greatest(
+                (
+                    select max(location_minutes.last_event_at) as last_event_at
+                    from location_minutes
+                    where location_minutes.minute_at = (
+                            select max(latest.minute_at) as minute_at from location_minutes as latest
+                        )
+                ),
+                (select max(tail.event_at) as event_at from tail)
+            )
+        ) as now_at
 ),
 
 bounds as (

@@ -35,18 +35,19 @@ tail as (
 
 clock as (
     select
-        {% if now -%}
-        cast('{{ now }}' as timestamptz)
-        {%- else -%}
-        greatest(
-            (
-                select max(location_minutes.last_event_at)
-                from location_minutes
-                where location_minutes.minute_at = (select max(latest.minute_at) from location_minutes as latest)
-            ),
-            (select max(tail.event_at) from tail)
-        )
-        {%- endif %} as now_at
+        coalesce(
+            cast({{ "'" ~ now ~ "'" if now else 'null' }} as timestamptz),
+            greatest(
+                (
+                    select max(location_minutes.last_event_at) as last_event_at
+                    from location_minutes
+                    where location_minutes.minute_at = (
+                            select max(latest.minute_at) as minute_at from location_minutes as latest
+                        )
+                ),
+                (select max(tail.event_at) as event_at from tail)
+            )
+        ) as now_at
 ),
 
 bounds as (
@@ -95,7 +96,7 @@ by_location as (
         select * from rolled_up
         union all
         select * from not_yet_rolled_up
-    ) as stages
+    ) as stage_counts
     group by location_id
 ),
 

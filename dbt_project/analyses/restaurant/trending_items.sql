@@ -41,22 +41,26 @@ tail as (
 
 clock as (
     select
-        {% if now -%}
-        cast('{{ now }}' as timestamptz)
-        {%- else -%}
-        greatest(
-            (
-                select max(location_minutes.last_event_at)
-                from location_minutes
-                where location_minutes.minute_at = (select max(latest.minute_at) from location_minutes as latest)
-            ),
-            (
-                select max(events.event_at)
-                from events
-                where events.ingest_seq > (select coalesce(max(seen._max_ingest_seq), 0) from location_minutes as seen)
+        coalesce(
+            cast({{ "'" ~ now ~ "'" if now else 'null' }} as timestamptz),
+            greatest(
+                (
+                    select max(location_minutes.last_event_at) as last_event_at
+                    from location_minutes
+                    where location_minutes.minute_at = (
+                            select max(latest.minute_at) as minute_at from location_minutes as latest
+                        )
+                ),
+                (
+                    select max(events.event_at) as event_at
+                    from events
+                    where events.ingest_seq > (
+                            select coalesce(max(seen._max_ingest_seq), 0) as ingest_seq
+                            from location_minutes as seen
+                        )
+                )
             )
-        )
-        {%- endif %} as now_at
+        ) as now_at
 ),
 
 bounds as (

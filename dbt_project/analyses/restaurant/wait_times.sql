@@ -22,15 +22,16 @@ locations as (
 
 clock as (
     select
-        {% if now -%}
-        cast('{{ now }}' as timestamptz)
-        {%- else -%}
-        (
-            select max(location_minutes.last_event_at)
-            from location_minutes
-            where location_minutes.minute_at = (select max(latest.minute_at) from location_minutes as latest)
-        )
-        {%- endif %} as now_at
+        coalesce(
+            cast({{ "'" ~ now ~ "'" if now else 'null' }} as timestamptz),
+            (
+                select max(location_minutes.last_event_at) as last_event_at
+                from location_minutes
+                where location_minutes.minute_at = (
+                        select max(latest.minute_at) as minute_at from location_minutes as latest
+                    )
+            )
+        ) as now_at
 ),
 
 final as (

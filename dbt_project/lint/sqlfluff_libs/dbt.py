@@ -48,3 +48,11 @@ def date_trunc(datepart, date):
 
 def type_int():
     return "integer"
+
+
+def type_float():
+    return "float"
+
+
+def split_part(string_text, delimiter_text, part_number):
+    return f"split_part({string_text}, {delimiter_text}, {part_number})"

@@ -10,6 +10,7 @@
         ],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- One row per restaurant, as its events describe it: the name on its latest event (by
 -- event time, then event id, so a late event with an old name never wins), the city
 -- before " - ", and when it was first and last seen.
@@ -31,7 +32,7 @@ changed as (
         _loaded_at
     from events
     {% if is_incremental() %}
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
     {% endif %}
 ),
 
@@ -47,14 +48,14 @@ candidates as (
     {% if is_incremental() %}
     union all
     select
-        existing.location_id,
-        existing.location_name,
-        existing.first_event_at,
-        existing.last_event_at,
-        existing.last_event_id,
-        existing._loaded_at
-    from {{ this }} as existing
-    where existing.location_id in (select changed.location_id from changed)
+        held.location_id,
+        held.location_name,
+        held.first_event_at,
+        held.last_event_at,
+        held.last_event_id,
+        held._loaded_at
+    from {{ this }} as held
+    where held.location_id in (select changed.location_id from changed)
     {% endif %}
 ),
 

@@ -10,6 +10,7 @@
         ],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- One row per menu item, as the orders describe it: name, category and price on its
 -- latest order line (by time ordered, then the order event and line), and when it was
 -- first and last ordered. Incremental like dim_restaurant_locations.
@@ -28,7 +29,7 @@ changed as (
         _loaded_at
     from order_items
     {% if is_incremental() %}
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
     {% endif %}
 ),
 
@@ -46,16 +47,16 @@ candidates as (
     {% if is_incremental() %}
     union all
     select
-        existing.item_id,
-        existing.item_name,
-        existing.category,
-        existing.unit_price,
-        existing.first_ordered_at,
-        existing.last_ordered_at,
-        existing.last_order_item_sk,
-        existing._loaded_at
-    from {{ this }} as existing
-    where existing.item_id in (select changed.item_id from changed)
+        held.item_id,
+        held.item_name,
+        held.category,
+        held.unit_price,
+        held.first_ordered_at,
+        held.last_ordered_at,
+        held.last_order_item_sk,
+        held._loaded_at
+    from {{ this }} as held
+    where held.item_id in (select changed.item_id from changed)
     {% endif %}
 ),
 

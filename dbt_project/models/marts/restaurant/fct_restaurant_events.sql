@@ -14,6 +14,7 @@
         cluster_by=['location_id', 'event_type'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- The typed event table: every restaurant event once, the four types together (common
 -- columns, the type-specific ones NULL where a type has none, and the whole event as
 -- `payload`). About 9M rows a day; everything else is built from here.
@@ -39,7 +40,7 @@
 with events as (
     select * from {{ ref('stg_restaurant__events') }}
     {% if is_incremental() %}
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
     {% endif %}
 ),
 
@@ -53,13 +54,14 @@ ranked as (
 new_events as (
     select ranked.*
     from ranked
+    {% if is_incremental() %}
+    left join {{ this }} as already_loaded
+        on ranked.event_id = already_loaded.event_id
+    {% endif %}
     where
         ranked.copy_number = 1
         {% if is_incremental() %}
-        and not exists (
-            select 1 from {{ this }} as existing
-            where existing.event_id = ranked.event_id
-        )
+        and already_loaded.event_id is null
         {% endif %}
 ),
 

@@ -14,6 +14,7 @@
         cluster_by=['item_id'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- Per menu item and UTC minute ordered: quantity, orders containing the item, lines and
 -- line revenue. "Trending items, last 30 minutes" reads a few thousand of these rows.
 -- An order is placed in one minute, so order counts add up across minutes exactly.
@@ -31,7 +32,7 @@ changed_minutes as (
         item_id,
         ordered_minute_at
     from order_items
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
 ),
 
 changed_range as (

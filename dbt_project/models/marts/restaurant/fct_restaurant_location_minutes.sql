@@ -14,6 +14,7 @@
         cluster_by=['location_id'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- Per location and UTC minute: tables seated, orders placed and completed, payments and
 -- revenue (payment totals). The live dashboards read it for "the last N minutes"
 -- (an index on minute_at: the newest minutes are a short range scan).
@@ -37,7 +38,7 @@ changed_minutes as (
         location_id,
         event_minute_at
     from events
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
 ),
 
 changed_range as (

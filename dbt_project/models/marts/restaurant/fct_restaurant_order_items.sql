@@ -13,6 +13,7 @@
         cluster_by=['item_id'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 -- One row per item line of an order (the nested `items` of order_placed, flattened by
 -- int_restaurant_order_items_flattened). Storage as fct_restaurant_events: BRIN on the
 -- event time for the per-minute item rollup, btrees for the order and the load time.
@@ -21,7 +22,7 @@
 with order_items as (
     select * from {{ ref('int_restaurant_order_items_flattened') }}
     {% if is_incremental() %}
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
     {% endif %}
 ),
 
@@ -35,13 +36,14 @@ ranked as (
 new_items as (
     select ranked.*
     from ranked
+    {% if is_incremental() %}
+    left join {{ this }} as already_loaded
+        on ranked.order_item_sk = already_loaded.order_item_sk
+    {% endif %}
     where
         ranked.copy_number = 1
         {% if is_incremental() %}
-        and not exists (
-            select 1 from {{ this }} as existing
-            where existing.order_item_sk = ranked.order_item_sk
-        )
+        and already_loaded.order_item_sk is null
         {% endif %}
 ),
 

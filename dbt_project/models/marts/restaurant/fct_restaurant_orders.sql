@@ -13,6 +13,7 @@
         cluster_by=['location_id'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 {%- set seating_window = var('restaurant_seating_window_minutes') | int -%}
 -- One row per order (every order_id any event names): when the party was seated, the
 -- order placed, completed and paid, the waits between, amounts and item counts.
@@ -29,8 +30,9 @@
 -- the lower bound names it, or when a seating or placement loaded since then, at the
 -- same table, happened up to the seating window before its placement (it may now be
 -- the event just before it, or stand between it and its old seating). Only those
--- tables' timelines are re-read, within the window before each placement; the window
--- condition makes that give the same link as the whole timeline.
+-- tables' timelines are re-read, from the window before their first affected placement
+-- to their last; the window condition makes that give the same link as the whole
+-- timeline (an older event the stretch leaves out could only have been too old).
 with events as (
     select * from {{ ref('fct_restaurant_events') }}
 ),
@@ -48,7 +50,7 @@ changed as (
         table_id,
         event_at
     from events
-    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+    where _loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
 ),
 
 changed_tables as (
@@ -123,6 +125,22 @@ first_placements as (
     where placement_number = 1
 ),
 
+{% if is_incremental() %}
+timeline_scope as (
+    -- The stretch of each affected table's timeline the links need: the seating window
+    -- before its first affected placement up to its last one.
+    select
+        location_id,
+        table_id,
+        min({{ headwater.timestamp_add_minutes('placed_at', -seating_window) }}) as scope_start,
+        max(placed_at) as scope_end
+    from first_placements
+    group by
+        location_id,
+        table_id
+),
+
+{% endif %}
 table_timeline as (
     select
         events.event_id,
@@ -134,19 +152,15 @@ table_timeline as (
         lag(events.party_size) over timeline as previous_party_size,
         lag(events._loaded_at) over timeline as previous_loaded_at
     from events
-    where
-        events.event_type in ('table_seated', 'order_placed')
-        {% if is_incremental() %}
-        and exists (
-            select 1
-            from first_placements
-            where
-                first_placements.location_id = events.location_id
-                and first_placements.table_id = events.table_id
-                and events.event_at <= first_placements.placed_at
-                and events.event_at >= {{ headwater.timestamp_add_minutes('first_placements.placed_at', -seating_window) }}
-        )
-        {% endif %}
+    {% if is_incremental() %}
+    inner join timeline_scope
+        on
+            events.location_id = timeline_scope.location_id
+            and events.table_id = timeline_scope.table_id
+            and events.event_at >= timeline_scope.scope_start
+            and events.event_at <= timeline_scope.scope_end
+    {% endif %}
+    where events.event_type in ('table_seated', 'order_placed')
     window timeline as (
         partition by events.location_id, events.table_id
         order by

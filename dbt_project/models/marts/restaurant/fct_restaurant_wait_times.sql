@@ -14,6 +14,7 @@
         cluster_by=['location_id'],
     )
 }}
+{%- set lookback = var('restaurant_incremental_lookback_minutes') -%}
 {%- set seating_window = var('restaurant_seating_window_minutes') | int -%}
 {%- set percentiles = [('p50', 0.5), ('p90', 0.9), ('p99', 0.99)] -%}
 -- Wait from seating to order completed, per location and UTC hour seated: P50, P90 and
@@ -45,13 +46,14 @@ hours_back as (
 changed_groups as (
     select distinct
         orders.location_id,
-        {{ headwater.timestamp_add_minutes(headwater.utc_trunc('hour', 'orders.placed_at'), '-60 * hours_back.hours_back') }}
-            as seated_hour_at
+        {{ headwater.timestamp_add_minutes(
+            headwater.utc_trunc('hour', 'orders.placed_at'), '-60 * hours_back.hours_back'
+        ) }} as seated_hour_at
     from orders
     cross join hours_back
     where
         orders.placed_at is not null
-        and orders._loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=var('restaurant_incremental_lookback_minutes')) }}
+        and orders._loaded_at >= {{ headwater.incremental_lower_bound(lookback_minutes=lookback) }}
 ),
 
 {% endif %}
@@ -91,12 +93,9 @@ bounds as (
         seated_hour_at,
         max(order_count) as order_count,
         {% for name, fraction in percentiles -%}
-        max(
-            case when wait_rank = floor(cast({{ fraction }} as {{ dbt.type_float() }}) * (order_count - 1)) then wait_minutes end
-        ) as {{ name }}_low,
-        max(
-            case when wait_rank = ceil(cast({{ fraction }} as {{ dbt.type_float() }}) * (order_count - 1)) then wait_minutes end
-        ) as {{ name }}_high,
+        {%- set position = 'cast(' ~ fraction ~ ' as ' ~ dbt.type_float() ~ ') * (order_count - 1)' -%}
+        max(case when wait_rank = floor({{ position }}) then wait_minutes end) as {{ name }}_low,
+        max(case when wait_rank = ceil({{ position }}) then wait_minutes end) as {{ name }}_high,
         {% endfor -%}
         avg(wait_minutes) as mean_wait_minutes,
         max(_loaded_at) as _loaded_at
@@ -134,25 +133,25 @@ vanished as (
     -- Groups of a recomputed span that have no order any more: zeroed here, deleted by
     -- the post-hook.
     select
-        existing.location_id,
-        existing.seated_hour_at,
-        existing.seated_date,
-        existing.hour_of_day,
+        held.location_id,
+        held.seated_hour_at,
+        held.seated_date,
+        held.hour_of_day,
         0 as order_count,
         cast(null as {{ dbt.type_numeric() }}) as p50_wait_minutes,
         cast(null as {{ dbt.type_numeric() }}) as p90_wait_minutes,
         cast(null as {{ dbt.type_numeric() }}) as p99_wait_minutes,
         cast(null as {{ dbt.type_numeric() }}) as mean_wait_minutes,
-        existing._loaded_at
-    from {{ this }} as existing
+        held._loaded_at
+    from {{ this }} as held
     inner join changed_groups
         on
-            existing.location_id = changed_groups.location_id
-            and existing.seated_hour_at = changed_groups.seated_hour_at
+            held.location_id = changed_groups.location_id
+            and held.seated_hour_at = changed_groups.seated_hour_at
     left join recomputed
         on
-            existing.location_id = recomputed.location_id
-            and existing.seated_hour_at = recomputed.seated_hour_at
+            held.location_id = recomputed.location_id
+            and held.seated_hour_at = recomputed.seated_hour_at
     where recomputed.location_id is null
 ),
 
