@@ -27,7 +27,8 @@ OWN_TESTS = [
 
 @pytest.fixture(scope="module")
 def emulator(restaurant_built):
-    status = bigquery.start_emulator()
+    # A generous start-up wait: on a busy CI machine the emulator needs more than 30 s.
+    status = bigquery.start_emulator(timeout=180)
     try:
         counts = bigquery.load_raw_from_warehouse(
             restaurant_built.warehouse_url, "raw_restaurant", status=status
