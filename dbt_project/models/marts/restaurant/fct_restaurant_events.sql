@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'append'),
+        unique_key='event_id',
         on_schema_change='fail',
         indexes=[
             {'columns': ['event_id'], 'unique': True},
@@ -32,7 +33,8 @@
 --   * BigQuery: partitioned by the UTC event date (queries name a time window),
 --     clustered by location and event type (the dashboards group by location).
 --
--- Incremental, append only: the events loaded since the newest load time held here
+-- Incremental, append only (BigQuery has no append strategy: merge on event_id, which
+-- here only ever inserts): the events loaded since the newest load time held here
 -- (macros/incremental/incremental_lower_bound.sql, with the restaurant lookback) that
 -- are not here yet. A connector re-reading its last cursor value could load a row
 -- twice, so the first copy by ingest_seq wins. Events never change once sent, so

@@ -1,7 +1,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='append',
+        incremental_strategy=('merge' if target.type == 'bigquery' else 'append'),
+        unique_key='order_item_sk',
         on_schema_change='fail',
         indexes=[
             {'columns': ['order_item_sk'], 'unique': True},
