@@ -9,15 +9,15 @@
 -- the rollup's high-water mark are added from staging.
 {%- set now = var('now', none) %}
 {%- set limit = var('limit', none) %}
-with location_minutes as (
+with location_minutes as not materialized (
     select * from {{ ref('fct_restaurant_location_minutes') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_restaurant__events') }}
 ),
 
-locations as (
+locations as not materialized (
     select * from {{ ref('dim_restaurant_locations') }}
 ),
 
@@ -29,7 +29,10 @@ high_water as (
 tail as (
     select distinct on (events.event_id) events.*
     from events
-    where events.ingest_seq > (select high_water.ingest_seq from high_water)
+    -- Two bounds, so the planner estimates a narrow range and reads raw's ingest_seq index.
+    where
+        events.ingest_seq > (select high_water.ingest_seq from high_water)
+        and events.ingest_seq < (select high_water.ingest_seq + 1000000000000 as upper_bound from high_water)
     order by events.event_id asc, events.ingest_seq asc
 ),
 
@@ -65,10 +68,9 @@ rolled_up as (
         location_minutes.orders_completed,
         location_minutes.payments
     from location_minutes
-    cross join bounds
     where
-        location_minutes.minute_at >= bounds.window_start
-        and location_minutes.minute_at < bounds.window_end
+        location_minutes.minute_at >= (select bounds.window_start from bounds)
+        and location_minutes.minute_at < (select bounds.window_end from bounds)
 ),
 
 not_yet_rolled_up as (

@@ -7,23 +7,23 @@
 -- added from staging; an order is placed in one minute, so order counts add up.
 {%- set now = var('now', none) %}
 {%- set limit = var('limit', none) or 10 %}
-with item_minutes as (
+with item_minutes as not materialized (
     select * from {{ ref('fct_restaurant_item_minutes') }}
 ),
 
-order_items as (
+order_items as not materialized (
     select * from {{ ref('int_restaurant_order_items_flattened') }}
 ),
 
-location_minutes as (
+location_minutes as not materialized (
     select * from {{ ref('fct_restaurant_location_minutes') }}
 ),
 
-events as (
+events as not materialized (
     select * from {{ ref('stg_restaurant__events') }}
 ),
 
-menu_items as (
+menu_items as not materialized (
     select * from {{ ref('dim_restaurant_menu_items') }}
 ),
 
@@ -35,7 +35,10 @@ high_water as (
 tail as (
     select distinct on (order_items.order_item_sk) order_items.*
     from order_items
-    where order_items.ingest_seq > (select high_water.ingest_seq from high_water)
+    -- Two bounds, so the planner estimates a narrow range and reads raw's ingest_seq index.
+    where
+        order_items.ingest_seq > (select high_water.ingest_seq from high_water)
+        and order_items.ingest_seq < (select high_water.ingest_seq + 1000000000000 as upper_bound from high_water)
     order by order_items.order_item_sk asc, order_items.ingest_seq asc
 ),
 
@@ -54,8 +57,13 @@ clock as (
                 (
                     select max(events.event_at) as event_at
                     from events
-                    where events.ingest_seq > (
+                    where
+                        events.ingest_seq > (
                             select coalesce(max(seen._max_ingest_seq), 0) as ingest_seq
+                            from location_minutes as seen
+                        )
+                        and events.ingest_seq < (
+                            select coalesce(max(seen._max_ingest_seq), 0) + 1000000000000 as ingest_seq
                             from location_minutes as seen
                         )
                 )
@@ -76,10 +84,9 @@ rolled_up as (
         item_minutes.quantity,
         item_minutes.order_count
     from item_minutes
-    cross join bounds
     where
-        item_minutes.minute_at >= bounds.window_start
-        and item_minutes.minute_at < bounds.window_end
+        item_minutes.minute_at >= (select bounds.window_start from bounds)
+        and item_minutes.minute_at < (select bounds.window_end from bounds)
 ),
 
 not_yet_rolled_up as (

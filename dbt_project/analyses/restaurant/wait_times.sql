@@ -8,15 +8,15 @@
 {%- set now = var('now', none) %}
 {%- set limit = var('limit', none) or 50 %}
 {%- set location = var('location', none) %}
-with wait_times as (
+with wait_times as not materialized (
     select * from {{ ref('fct_restaurant_wait_times') }}
 ),
 
-location_minutes as (
+location_minutes as not materialized (
     select * from {{ ref('fct_restaurant_location_minutes') }}
 ),
 
-locations as (
+locations as not materialized (
     select * from {{ ref('dim_restaurant_locations') }}
 ),
 
