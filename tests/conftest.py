@@ -14,7 +14,7 @@ from headwater import config, db
 config.disable_telemetry()
 
 # Fixtures shared by several test modules live in plain modules next to this file.
-pytest_plugins = ["sync_env", "databases"]
+pytest_plugins = ["sync_env", "databases", "restaurant_env"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,6 +30,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def long_run(request: pytest.FixtureRequest) -> bool:
     """True with `pytest --long` (`make test PYTEST_ARGS=--long`): the suites scale up."""
     return bool(request.config.getoption("--long"))
+
 
 
 @pytest.fixture(scope="session")

@@ -58,3 +58,105 @@ def test_a_slow_tick_delays_the_next_one_without_overlap(monkeypatch):
 def test_the_interval_must_be_positive():
     with pytest.raises(HeadwaterError, match="must be positive"):
         pipeline.run_every("restaurant", timedelta(0), iterations=1)
+
+
+def test_a_micro_batch_tick_runs_only_the_steps_its_pipeline_names(monkeypatch):
+    """restaurant ticks sync and build (dags/restaurant/pipeline.yaml); gates and publish
+    are left to the scheduled DAG. A full run still does every step."""
+    from headwater import dbt, gates, publish, sync
+
+    calls = []
+
+    class Report:
+        def __init__(self, name):
+            self.name = name
+
+        def as_dict(self):
+            return {"rows_written": 0}
+
+        def summary(self):
+            return "passed"
+
+        def statuses(self):
+            return {"success": 1}
+
+        elapsed = 0.0
+
+    from headwater import orchestration
+
+    config = orchestration.load_pipeline("restaurant")
+    batch = config.micro_batch.model_copy(update={"background_build": False})
+    monkeypatch.setattr(
+        pipeline, "load_pipeline", lambda domain: config.model_copy(update={"micro_batch": batch})
+    )
+    monkeypatch.setattr(sync, "sync", lambda domain: calls.append("sync") or Report("sync"))
+    monkeypatch.setattr(
+        gates, "check_gate", lambda domain, layer: calls.append(f"{layer}_gate") or Report(layer)
+    )
+    monkeypatch.setattr(dbt, "run", lambda args, **kw: calls.append(("dbt", args)) or Report("dbt"))
+    monkeypatch.setattr(publish, "publish", lambda domain: calls.append("publish") or Report("p"))
+    report = pipeline.run("restaurant", micro_batch=True)
+    assert [c if isinstance(c, str) else c[0] for c in calls] == ["sync", "dbt"]
+    assert set(report.steps) == {"sync", "dbt"}
+    assert "resource_type:test" in calls[1][1]  # the micro-batch selection, tests excluded
+    calls.clear()
+    pipeline.run("restaurant")
+    assert [c if isinstance(c, str) else c[0] for c in calls] == [
+        "sync",
+        "raw_gate",
+        "dbt",
+        "marts_gate",
+        "publish",
+    ]
+
+
+def test_a_background_build_lets_ticks_keep_syncing(monkeypatch):
+    """micro_batch.background_build: a tick syncs and starts a build only when none runs;
+    a failed build fails the next tick with its error."""
+    import threading
+
+    from headwater import dbt, orchestration, sync
+
+    release = threading.Event()
+    builds, syncs = [], []
+
+    class Synced:
+        def as_dict(self):
+            return {"rows_written": 1}
+
+    class Built:
+        elapsed = 0.0
+
+        def statuses(self):
+            return {"success": 1}
+
+    def slow_build(args, **kwargs):
+        builds.append(args)
+        release.wait(5)
+        if len(builds) == 2:
+            raise HeadwaterError("dbt run failed on target local: model fct_x (boom)")
+        return Built()
+
+    config = orchestration.load_pipeline("restaurant")
+    batch = config.micro_batch.model_copy(
+        update={"steps": ["sync", "dbt"], "background_build": True}
+    )
+    monkeypatch.setattr(
+        pipeline, "load_pipeline", lambda domain: config.model_copy(update={"micro_batch": batch})
+    )
+    monkeypatch.setattr(sync, "sync", lambda domain: syncs.append(1) or Synced())
+    monkeypatch.setattr(dbt, "run", slow_build)
+    first = pipeline.run("restaurant", micro_batch=True)
+    second = pipeline.run("restaurant", micro_batch=True)
+    assert (first.steps["build"], second.steps["build"]) == ("started", "running")
+    assert len(syncs) == 2 and len(builds) == 1
+    release.set()
+    pipeline._BUILDS["restaurant"].join(5)
+    release.clear()
+    assert pipeline.run("restaurant", micro_batch=True).steps["build"] == "started"
+    release.set()
+    pipeline._BUILDS["restaurant"].join(5)
+    with pytest.raises(HeadwaterError, match="background build failed: dbt run failed"):
+        pipeline.run("restaurant", micro_batch=True)
+    assert pipeline.run("restaurant", micro_batch=True).steps["build"] == "started"
+    pipeline._BUILDS["restaurant"].join(5)

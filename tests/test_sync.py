@@ -239,7 +239,7 @@ def test_a_batch_the_warehouse_rejects_rolls_back_and_keeps_state(env):
     )
     add_items(env, 2)
 
-    with pytest.raises(psycopg.errors.CheckViolation):
+    with pytest.raises(HeadwaterError, match="stream 'items': .*check constraint \"small\""):
         env.run(streams=["items"])
 
     assert env.wh("select cursor_value from headwater.sync_state") == state_before

@@ -557,10 +557,11 @@ def _run_every(
         elif tick.error:
             click.echo(f"tick {tick.number}: failed after {tick.seconds:g} s: {tick.error}")
         else:
-            synced = tick.report.steps["sync"]
+            synced = tick.report.steps.get("sync", {"rows_written": 0})
+            done = "published" if "publish" in tick.report.steps else "done"
             click.echo(
                 f"tick {tick.number}: {synced['rows_written']:,} rows synced, "
-                f"published in {tick.seconds:g} s ("
+                f"{done} in {tick.seconds:g} s ("
                 + ", ".join(f"{k} {v:g}" for k, v in tick.report.seconds.items())
                 + ")"
             )
@@ -764,6 +765,81 @@ def airbyte_apply(domain: str, target: str, dry_run: bool, as_json: bool) -> Non
     else:
         for action in actions:
             click.echo(action.describe())
+
+
+# --- dashboards ----------------------------------------------------------------------------------
+
+
+@main.command("dashboard")
+@click.argument("domain")
+@click.argument("name", required=False)
+@click.option(
+    "--now", default=None, help="The query's 'now' (ISO 8601; default: the newest event)."
+)
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@click.option(
+    "--var",
+    "variables",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Another parameter of the query (repeatable), e.g. --var location=loc_00142.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Rows as JSON.")
+def dashboard_cmd(
+    domain: str,
+    name: str | None,
+    now: str | None,
+    limit: int | None,
+    variables: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Run dashboard query NAME of DOMAIN (dbt_project/analyses/<domain>/<name>.sql).
+
+    Without NAME, lists the domain's queries. Results are printed as a table, or as JSON
+    with --json; the time the query took goes to standard error.
+    """
+    from datetime import datetime
+
+    from headwater import analyses
+
+    if name is None:
+        queries = analyses.available(domain)
+        if not queries:
+            raise ConfigError(
+                f"no dashboard queries for {domain!r} (dbt_project/analyses/{domain}/)"
+            )
+        for query, title in queries.items():
+            click.echo(f"{query:<20} {title}")
+        return
+    parameters: dict[str, object] = {}
+    for item in variables:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--var {item!r}: expected KEY=VALUE")
+        parameters[key] = value
+    if now is not None:
+        try:
+            parameters["now"] = datetime.fromisoformat(now.replace("Z", "+00:00")).isoformat()
+        except ValueError:
+            raise ConfigError(f"--now {now!r} is not an ISO 8601 time") from None
+    if limit is not None:
+        parameters["limit"] = limit
+    result = analyses.run(domain, name, parameters)
+    if as_json:
+        emit_json(result.as_dicts())
+    else:
+        from rich.table import Table
+
+        table = Table(title=f"{domain} · {name}")
+        for column in result.columns:
+            table.add_column(column)
+        for row in result.rows:
+            table.add_row(
+                *("" if v is None else f"{v:,}" if isinstance(v, int) else str(v) for v in row)
+            )
+        table.caption = f"{len(result.rows):,} rows"
+        console().print(table)
+    click.echo(f"{name}: {len(result.rows):,} rows in {result.seconds * 1000:.1f} ms", err=True)
 
 
 @main.command("demo")

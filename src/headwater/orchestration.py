@@ -149,6 +149,18 @@ class MicroBatch(_Model):
     exclude: list[str] = []
     # The interval `--every` uses when given without one.
     every: timedelta = timedelta(minutes=1)
+    # The pipeline steps a tick runs, in pipeline order (default: all of them). A domain
+    # whose live dashboards read the marts directly can tick with [sync, dbt] and leave
+    # the gates and publishing to the scheduled DAG.
+    steps: list[Literal["sync", "raw_gate", "dbt", "marts_gate", "publish"]] = Field(
+        default=["sync", "raw_gate", "dbt", "marts_gate", "publish"], min_length=1
+    )
+
+    # Build in the background: a tick syncs (and runs the raw gate), then hands dbt, the
+    # marts gate and publish to a worker unless the previous tick's build still runs. Ticks
+    # then keep the interval however long a build takes, and what dashboards read from raw
+    # is never older than one interval (see docs/restaurant.md).
+    background_build: bool = False
 
     _every = field_validator("every", mode="before")(_duration)
 

@@ -9,6 +9,7 @@ the last good marts.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,11 @@ from headwater.errors import HeadwaterError
 from headwater.orchestration import load_pipeline
 
 log = logging.getLogger(__name__)
+
+# Background builds of micro-batch ticks (micro_batch.background_build): the running one
+# per domain, and the error of the last one that failed, reported by the next tick.
+_BUILDS: dict[str, threading.Thread] = {}
+_BUILD_ERRORS: dict[str, str] = {}
 
 
 @dataclass
@@ -48,7 +54,9 @@ def dbt_selection(domain: str, *, micro_batch: bool = False) -> list[str]:
     return args
 
 
-STEPS = ("sync", "raw_gate", "marts_gate")
+# The pipeline's steps, in order; `run(start=...)` may begin at the first three.
+ORDER = ("sync", "raw_gate", "dbt", "marts_gate", "publish")
+STEPS = ORDER[:2] + ORDER[3:4]
 
 
 def run(
@@ -63,7 +71,8 @@ def run(
     on_sync: Callable[[sync.SyncReport], None] | None = None,
 ) -> RunReport:
     """Run the pipeline once. `full_refresh` rebuilds incremental models from scratch;
-    `micro_batch` builds the pipeline's micro-batch selection instead of all its models.
+    `micro_batch` builds the pipeline's micro-batch selection instead of all its models,
+    and runs only the steps `micro_batch.steps` names.
 
     `start` runs the pipeline from a later step on what the warehouse already holds:
     `raw_gate` (raw gate → dbt → marts gate → publish) or `marts_gate` (marts gate →
@@ -72,6 +81,12 @@ def run(
     if start not in STEPS:
         raise HeadwaterError(f"unknown start step {start!r} (steps: {', '.join(STEPS)})")
     report = RunReport(domain)
+    batch = load_pipeline(domain).micro_batch if micro_batch else None
+    steps = set(batch.steps) if batch else set(ORDER)
+    steps &= set(ORDER[ORDER.index(start) :])
+
+    def wanted(name: str) -> bool:
+        return name in steps
 
     def step(name: str, work: Callable[[], Any]) -> Any:
         if on_step:
@@ -81,15 +96,53 @@ def run(
         report.seconds[name] = round(time.perf_counter() - started, 2)
         return result
 
-    if start == "sync":
+    if wanted("sync"):
         synced = step("sync", lambda: sync.sync(domain))
         report.steps["sync"] = synced.as_dict()
         if on_sync:
             on_sync(synced)
-    if start in ("sync", "raw_gate"):
+    if wanted("raw_gate"):
         report.steps["raw_gate"] = step(
             "raw gate", lambda: gates.check_gate(domain, "raw").summary()
         )
+    if batch and batch.background_build:
+        return _build_in_background(domain, report, wanted, target, vars)
+    return _build(domain, report, step, wanted, target, vars, micro_batch, full_refresh)
+
+
+def _build_in_background(domain, report: RunReport, wanted, target, vars) -> RunReport:
+    if error := _BUILD_ERRORS.pop(domain, None):
+        raise HeadwaterError(f"{domain} background build failed: {error}")
+    running = _BUILDS.get(domain)
+    if running is not None and running.is_alive():
+        report.steps["build"] = "running"
+        return report
+
+    def work() -> None:
+        started = time.perf_counter()
+        background = RunReport(domain)
+
+        def step(name: str, task: Callable[[], Any]) -> Any:
+            return task()
+
+        try:
+            _build(domain, background, step, wanted, target, vars, True, False)
+            log.info("%s background build done in %.1f s", domain, time.perf_counter() - started)
+        except Exception as exc:  # reported by the next tick, which fails with it
+            _BUILD_ERRORS[domain] = (
+                str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
+            )
+            log.error("%s background build failed: %s", domain, exc)
+
+    thread = threading.Thread(target=work, name=f"{domain}-build", daemon=True)
+    _BUILDS[domain] = thread
+    thread.start()
+    report.steps["build"] = "started"
+    return report
+
+
+def _build(domain, report, step, wanted, target, vars, micro_batch, full_refresh) -> RunReport:
+    if wanted("dbt"):
         build_args = [
             "build",
             *dbt_selection(domain, micro_batch=micro_batch),
@@ -99,11 +152,13 @@ def run(
             "dbt build", lambda: dbt.run(build_args, target=target, vars=vars, capture=True)
         )
         report.steps["dbt"] = {"statuses": built.statuses(), "seconds": built.elapsed}
-    report.steps["marts_gate"] = step(
-        "marts gate", lambda: gates.check_gate(domain, "marts").summary()
-    )
-    published = step("publish", lambda: publish.publish(domain))
-    report.steps["publish"] = published.as_dict()
+    if wanted("marts_gate"):
+        report.steps["marts_gate"] = step(
+            "marts gate", lambda: gates.check_gate(domain, "marts").summary()
+        )
+    if wanted("publish"):
+        published = step("publish", lambda: publish.publish(domain))
+        report.steps["publish"] = published.as_dict()
     return report
 
 

@@ -52,3 +52,11 @@ def type_int():
 
 def current_timestamp():
     return "now()"
+
+
+def type_float():
+    return "float"
+
+
+def split_part(string_text, delimiter_text, part_number):
+    return f"split_part({string_text}, {delimiter_text}, {part_number})"

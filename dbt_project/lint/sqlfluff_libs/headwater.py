@@ -61,13 +61,37 @@ def seller_tier_rank(tier_column):
     )
 
 
-def incremental_lower_bound(loaded_at_column="_loaded_at"):
+def incremental_lower_bound(loaded_at_column="_loaded_at", lookback_minutes=None):
+    lookback = 60 if lookback_minutes is None else lookback_minutes
     return (
         f"(coalesce((select max({loaded_at_column}) from this_model),"  # noqa: S608 - lint text
-        " cast('1970-01-01 00:00:00+00:00' as timestamptz)) + interval '1 minute' * (-60))"
+        f" cast('1970-01-01 00:00:00+00:00' as timestamptz)) + interval '1 minute' * (-{lookback}))"
     )
 
 
 def rows_missing_from_this(upstream):
     # At lint time nothing runs: render the branch without the repair anti-join.
     return False
+
+
+def unnest_json_array(json_column, path, element, position):
+    return (
+        f"cross join lateral jsonb_array_elements({json_column} -> '{path}')"
+        f" with ordinality as {element}_elements ({element}, {position})"
+    )
+
+
+def json_array_position(position):
+    return position
+
+
+def utc_trunc(datepart, column):
+    return f"date_trunc('{datepart}', {column}, 'UTC')"
+
+
+def utc_hour(column):
+    return f"cast(extract(hour from ({column} at time zone 'UTC')) as integer)"
+
+
+def seconds_between(start_column, end_column):
+    return f"extract(epoch from ({end_column} - {start_column}))"
