@@ -32,7 +32,6 @@ def long_run(request: pytest.FixtureRequest) -> bool:
     return bool(request.config.getoption("--long"))
 
 
-
 @pytest.fixture(scope="session")
 def pg_home():
     """Point HEADWATER_HOME at a fresh directory and run the embedded server there.
