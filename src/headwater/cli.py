@@ -627,6 +627,58 @@ def publish_cmd(domain: str, restore: bool, show_history: bool, as_json: bool) -
         click.echo(result.summary())
 
 
+@main.group("grants")
+def grants_group() -> None:
+    """Warehouse access: analysts read `analytics` and nothing else (PostgreSQL roles).
+
+    The BigQuery equivalent (dataset IAM, authorized views, policy tags) is in
+    docs/security.md.
+    """
+
+
+@grants_group.command("apply")
+@click.option(
+    "--role",
+    default="headwater_analyst",
+    show_default=True,
+    help="The group role that may read `analytics`.",
+)
+@click.option("--login", default=None, help="Also create this login role, a member of --role.")
+@click.option(
+    "--password-env",
+    default=None,
+    metavar="VAR",
+    help="Set --login's password from this environment variable (never from the command line).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def grants_apply(role: str, login: str | None, password_env: str | None, as_json: bool) -> None:
+    """Create or repair the analyst role: USAGE and SELECT on `analytics` (now and after every
+    publish), everything revoked on every other schema (raw, staging, marts, snapshots,
+    headwater's state). Idempotent; run it as the role that publishes.
+    """
+    from headwater import access
+
+    report = access.apply(role=role, login=login, password_env=password_env)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(report.summary())
+
+
+@grants_group.command("show")
+@click.option("--role", default="headwater_analyst", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def grants_show(role: str, as_json: bool) -> None:
+    """Which schemas ROLE can use now, and which it is denied."""
+    from headwater import access
+
+    report = access.show(role=role)
+    if as_json:
+        emit_json(report.as_dict())
+    else:
+        click.echo(report.summary())
+
+
 # --- bigquery emulator ----------------------------------------------------------------------
 
 
