@@ -27,6 +27,7 @@ SCALE = 0.2
 # Past hours: the run under test and the ones the planted failures use.
 LOGICAL = "2026-11-20T10:00:00+00:00"
 FAILED_LOGICAL = "2026-11-20T11:00:00+00:00"
+BACKFILL_NEXT = "2026-11-20T12:00:00+00:00"
 TEST_FAILED_LOGICAL = "2026-11-20T13:00:00+00:00"
 RUN_TIMEOUT = 900
 
@@ -158,6 +159,36 @@ def test_same_interval_twice_gives_identical_marts(airflow_env, first_run):
     url = airflow_env["warehouse_url"]
     assert mart_checksums(url, "marts") == first_run["marts"]
     assert mart_checksums(url, "analytics") == first_run["analytics"]
+
+
+def test_a_backfill_twice_runs_the_first_interval_a_third_time_and_changes_nothing(
+    airflow_env, first_run
+):
+    """A backfill of 10:00 and 12:00, twice (as `airflow backfill create` runs it: one run per
+    interval, in order). 10:00 already ran twice; the second pass runs it a third time."""
+    url = airflow_env["warehouse_url"]
+    published_before = publish_count(url)
+    first_pass = run_dag(airflow_env, PIPELINE, BACKFILL_NEXT)
+    assert first_pass["state"] == "success", (failed_tasks(first_pass), first_pass["log"])
+    after_first = {s: mart_checksums(url, s) for s in ("marts", "analytics")}
+
+    third = run_dag(airflow_env, PIPELINE, LOGICAL)
+    assert third["state"] == "success", (failed_tasks(third), third["log"])
+    assert third["data_interval"] == first_run["result"]["data_interval"]
+    assert mart_checksums(url, "marts") == first_run["marts"], "third run of one interval"
+    assert mart_checksums(url, "analytics") == first_run["analytics"]
+    second_pass = run_dag(airflow_env, PIPELINE, BACKFILL_NEXT)
+    assert second_pass["state"] == "success", (failed_tasks(second_pass), second_pass["log"])
+    assert second_pass["data_interval"] == first_pass["data_interval"]
+    assert {s: mart_checksums(url, s) for s in ("marts", "analytics")} == after_first
+    assert publish_count(url) == published_before + 3, "every successful run published once"
+
+
+def publish_count(url: str) -> int:
+    with psycopg.connect(url) as conn:
+        return conn.execute(
+            "select count(*) from headwater.publish_log where domain = %s", [DOMAIN]
+        ).fetchone()[0]
 
 
 def test_maintenance_dag_full_refresh_of_one_model(airflow_env, first_run):
