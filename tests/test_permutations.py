@@ -47,10 +47,14 @@ def lines():
     return lines_of(START, 0.5)
 
 
-@pytest.mark.parametrize("seed", [11, 12])
-def test_random_arrival_orders_give_marts_equal_to_a_full_refresh(
-    lines, seed, make_database, tmp_path
-):
+def pytest_generate_tests(metafunc):
+    """One random arrival order in `make test` (about four minutes on 2 cores), four with --long."""
+    if "seed" in metafunc.fixturenames:
+        count = 4 if metafunc.config.getoption("--long") else 1
+        metafunc.parametrize("seed", [11 + i for i in range(count)])
+
+
+def test_random_arrival_orders_give_marts_equal_to_a_full_refresh(lines, seed, make_database):
     from headwater.generators import restaurant
     from headwater.sources.restaurant.events import SPEC
 
