@@ -54,7 +54,9 @@ def pytest_generate_tests(metafunc):
         metafunc.parametrize("seed", [11 + i for i in range(count)])
 
 
-def test_random_arrival_orders_give_marts_equal_to_a_full_refresh(lines, seed, make_database):
+def test_random_arrival_orders_give_marts_equal_to_a_full_refresh(
+    lines, seed, make_database, figures
+):
     from headwater.generators import restaurant
     from headwater.sources.restaurant.events import SPEC
 
@@ -84,5 +86,7 @@ def test_random_arrival_orders_give_marts_equal_to_a_full_refresh(lines, seed, m
         assert raw == accepted, "raw holds every accepted event once"
         assert len(merged) == BATCHES
         env.assert_equal(f"arrival order seed {seed}")
+        figures.add("random arrival orders built incrementally = full refresh")
+        figures.add("events in those orders", received)
     finally:
         shutil.rmtree(artifacts, ignore_errors=True)

@@ -228,7 +228,7 @@ def clone(built, make_database):
 
 
 @pytest.mark.parametrize("layer", gates.LAYERS)
-def test_every_planted_check_failure_stops_the_pipeline(built, clone, layer, monkeypatch):
+def test_every_planted_check_failure_stops_the_pipeline(built, clone, layer, monkeypatch, figures):
     domain = built["domain"]
     with psycopg.connect(built["url"]) as conn:
         plants = plants_for(conn, domain, layer)
@@ -257,6 +257,7 @@ def test_every_planted_check_failure_stops_the_pipeline(built, clone, layer, mon
     assert len(covered) == len(plants)
     total_checks = len(gates.run_gate(domain, layer, warehouse_url=built["url"]).checks)
     assert len(covered) == total_checks, "every check of the gate was planted"
+    figures.add("Soda checks planted to fail, pipeline stopped, analytics unchanged", len(covered))
 
 
 def test_plants_file_names_only_checks_that_exist():

@@ -67,7 +67,7 @@ POINTS = [
 
 
 @pytest.mark.parametrize("first_sync", [True, False], ids=["initial", "incremental"])
-def test_kill_at_every_named_point_then_rerun_converges(env, first_sync):
+def test_kill_at_every_named_point_then_rerun_converges(env, first_sync, figures):
     add_items(env, 300)
     env.src("insert into ledger (note) select 'n' || i from generate_series(1, 40) as i")
     env.src(
@@ -80,9 +80,10 @@ def test_kill_at_every_named_point_then_rerun_converges(env, first_sync):
         assert run_sync_process(env, fault=point) == -signal.SIGKILL, point
         assert run_sync_process(env) == 0
         assert_converged(env)
+        figures.add("sync kills survived (named points)")
 
 
-def test_kill_at_random_times_then_rerun_converges(env):
+def test_kill_at_random_times_then_rerun_converges(env, figures):
     rng = random.Random(7)
     add_items(env, 20_000)
     env.src("insert into ledger (note) select 'n' || i from generate_series(1, 20000) as i")
@@ -96,3 +97,4 @@ def test_kill_at_random_times_then_rerun_converges(env):
     assert run_sync_process(env) == 0
     assert_converged(env)
     assert killed >= 3  # most runs were really interrupted, not finished before the kill
+    figures.add("sync kills survived (random times)", killed)
