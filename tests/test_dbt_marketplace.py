@@ -202,6 +202,11 @@ class Project:
         return result
 
     def build(self, *args: str, suffix: str = INCREMENTAL) -> dbt.DbtResult:
+        """`dbt build`, of the marketplace's nodes unless `args` select others."""
+        if "--select" not in args:
+            from headwater.pipeline import dbt_selection
+
+            args = (*dbt_selection("marketplace"), *args)
         return self._invoke(["build", *args], suffix)
 
     def full_refresh(self) -> dbt.DbtResult:
@@ -435,9 +440,13 @@ def test_seller_tiers_tile_time_and_match_the_users_table(built):
 @pytest.mark.integration
 def test_a_failing_run_names_the_failing_test(built):
     """Through headwater.dbt.run (a dbt subprocess), as the CLI and the DAGs run dbt."""
-    duplicate = f"marts{INCREMENTAL}.fct_orders"
+    # order_id has a unique index (an insert would fail); order_number only its dbt test.
+    table = f"marts{INCREMENTAL}.fct_orders"
     with psycopg.connect(built.warehouse_url) as conn:
-        conn.execute(f"insert into {duplicate} select * from {duplicate} limit 1")
+        (_, number), (second, original) = conn.execute(
+            f"select order_id, order_number from {table} order by order_id limit 2"
+        ).fetchall()
+        conn.execute(f"update {table} set order_number = %s where order_id = %s", [number, second])
     try:
         with pytest.raises(HeadwaterError) as caught:
             dbt.run(
@@ -451,8 +460,7 @@ def test_a_failing_run_names_the_failing_test(built):
     finally:
         with psycopg.connect(built.warehouse_url) as conn:
             conn.execute(
-                f"delete from {duplicate} where ctid not in "
-                f"(select min(ctid) from {duplicate} group by order_id)"
+                f"update {table} set order_number = %s where order_id = %s", [original, second]
             )
     message = str(caught.value)
     assert message.startswith("dbt test failed on target local: test unique_fct_orders_"), message
