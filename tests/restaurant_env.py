@@ -8,9 +8,6 @@ with the simulator's duplicates, late and out-of-order arrivals and malformed li
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
 import tempfile
 from datetime import UTC, datetime, timedelta
@@ -19,6 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dbt_env import InProcessDbt
 from headwater import config, dbt, sync
 
 START = datetime(2025, 1, 15, 11, 0, tzinfo=UTC)
@@ -46,20 +44,6 @@ MARTS = (
 )
 
 
-@contextlib.contextmanager
-def environ(values: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 class Restaurant:
     """The landing database, the warehouse, and two copies of the restaurant models."""
 
@@ -67,7 +51,7 @@ class Restaurant:
         self.source_url = source_url
         self.warehouse_url = warehouse_url
         self.artifacts = artifacts
-        self._manifests: dict[str, object] = {}
+        self._dbt = InProcessDbt(warehouse_url, artifacts, VARS)
         self.windows: list[tuple[datetime, float]] = []
 
     def land(self, start: datetime, hours: float):
@@ -83,48 +67,7 @@ class Restaurant:
         return sync.sync("restaurant", source_url=self.source_url, warehouse_url=self.warehouse_url)
 
     def dbt(self, args: list[str], suffix: str = INCREMENTAL) -> dbt.DbtResult:
-        from dbt.cli.main import dbtRunner
-
-        target = self.artifacts / suffix.strip("_")
-        common = [
-            "--project-dir",
-            str(dbt.PROJECT_DIR),
-            "--profiles-dir",
-            str(dbt.PROJECT_DIR),
-            "--target",
-            "local",
-            "--target-path",
-            str(target),
-            "--log-path",
-            str(target / "logs"),
-            "--vars",
-            json.dumps(VARS),
-        ]
-        env = {
-            **config.TELEMETRY_OFF,
-            **dbt.profile_env("local", self.warehouse_url),
-            "HEADWATER_DBT_SCHEMA_SUFFIX": suffix,
-        }
-        with environ(env):
-            if suffix not in self._manifests:
-                parsed = dbtRunner().invoke(["parse", "--quiet", *common])
-                assert parsed.success, parsed.exception
-                self._manifests[suffix] = parsed.result
-            done = dbtRunner(manifest=self._manifests[suffix]).invoke(
-                [*args, "--quiet", "--no-use-colors", *common]
-            )
-        results = [
-            {
-                "unique_id": node.node.unique_id,
-                "status": str(node.status),
-                "message": node.message,
-                "adapter_response": node.adapter_response,
-            }
-            for node in getattr(done.result, "results", None) or []
-        ]
-        result = dbt.DbtResult(args=args, returncode=0 if done.success else 1, results=results)
-        assert done.success, dbt.failure_message(result, "local") + f" {done.exception or ''}"
-        return result
+        return self._dbt.invoke(args, suffix)
 
     def build(self, *extra: str) -> dbt.DbtResult:
         """Incremental build of the copy the tests read, with every test."""

@@ -9,9 +9,6 @@ behind the lookback margin.
 
 from __future__ import annotations
 
-import contextlib
-import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,6 +19,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from dbt_env import InProcessDbt
 from headwater import config, dbt, sync
 from headwater.errors import ConfigError, HeadwaterError
 
@@ -130,76 +128,21 @@ def test_sqlfluff_lints_the_project_clean():
 # --- builds on the embedded server ---------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _environ(values: dict[str, str]):
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-
-
 class Project:
     """Two copies of the dbt project in one warehouse: incremental, and full refresh.
 
-    dbt runs in this process (dbtRunner) with the manifest parsed once per copy: a dbt
-    subprocess spends most of a small build importing and re-reading the project, and this
-    module runs eight builds. `headwater.dbt.run` itself is exercised by
-    test_a_failing_build_names_the_model and by the BigQuery tests.
+    dbt runs in this process (tests/dbt_env.py): this module runs eight builds.
+    `headwater.dbt.run` itself is exercised by test_a_failing_build_names_the_model and by
+    the BigQuery tests.
     """
 
     def __init__(self, warehouse_url: str, artifacts: Path):
         self.warehouse_url = warehouse_url
         self.artifacts = artifacts
-        self._manifests: dict[str, object] = {}
+        self._dbt = InProcessDbt(warehouse_url, artifacts, VARS)
 
     def _invoke(self, args: list[str], suffix: str) -> dbt.DbtResult:
-        from dbt.cli.main import dbtRunner
-
-        common = [
-            "--project-dir",
-            str(dbt.PROJECT_DIR),
-            "--profiles-dir",
-            str(dbt.PROJECT_DIR),
-            "--target",
-            "local",
-            "--target-path",
-            str(self.artifacts / suffix.strip("_")),
-            "--log-path",
-            str(self.artifacts / suffix.strip("_") / "logs"),
-            "--vars",
-            json.dumps(VARS),
-        ]
-        env = {
-            **config.TELEMETRY_OFF,
-            **dbt.profile_env("local", self.warehouse_url),
-            "HEADWATER_DBT_SCHEMA_SUFFIX": suffix,
-        }
-        with _environ(env):
-            if suffix not in self._manifests:
-                parsed = dbtRunner().invoke(["parse", "--quiet", *common])
-                assert parsed.success, parsed.exception
-                self._manifests[suffix] = parsed.result
-            done = dbtRunner(manifest=self._manifests[suffix]).invoke(
-                [*args, "--quiet", "--no-use-colors", *common]
-            )
-        results = [
-            {
-                "unique_id": node.node.unique_id,
-                "status": str(node.status),
-                "message": node.message,
-                "adapter_response": node.adapter_response,
-            }
-            for node in getattr(done.result, "results", None) or []
-        ]
-        result = dbt.DbtResult(args=args, returncode=0 if done.success else 1, results=results)
-        assert done.success, dbt.failure_message(result, "local") + f" {done.exception or ''}"
-        return result
+        return self._dbt.invoke(args, suffix)
 
     def build(self, *args: str, suffix: str = INCREMENTAL) -> dbt.DbtResult:
         """`dbt build`, of the marketplace's nodes unless `args` select others."""
