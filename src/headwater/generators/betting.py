@@ -486,3 +486,53 @@ def mutate_command(hours: float, out, as_json: bool) -> None:
 
     out = out or files_dir()
     print_counts(mutate(out, hours=hours), f"betting files in {out}", as_json)
+
+
+# --- demo ---------------------------------------------------------------------------------------
+
+DEMO_DAYS = 4
+
+
+def _demo_bets(scale: float) -> int:
+    return max(50, int(2000 * scale))
+
+
+def demo_seed(scale: float) -> dict[str, int]:
+    """Four days of bets (2,000 a day at scale 1) as files in the connection's folder."""
+    counts = seed(files_dir(), days=DEMO_DAYS, bets_per_day=_demo_bets(scale), seed=1)
+    return {f"{k} rows": v for k, v in counts.items()}
+
+
+def demo_change(scale: float) -> dict[str, int]:
+    """The next day's files: new bets, late settlements and resettlements of reported days."""
+    counts = mutate(files_dir(), hours=24)
+    return {f"new {k} rows": v for k, v in counts.items()}
+
+
+DEMO_REPORT = {
+    "Daily GGR: as reported at the day's close, and now (late settlements corrected)": """
+        select bet_date, currency, bet_count, stake_total, ggr_as_reported, ggr,
+               ggr_corrections, open_bet_count
+        from analytics.fct_daily_ggr
+        order by bet_date, currency
+    """,
+    "What late settlements changed in reported days": """
+        select bet_date, correction_kind, count(*) as records, sum(ggr_change) as ggr_change
+        from analytics.fct_settlement_corrections
+        group by bet_date, correction_kind
+        order by bet_date, correction_kind
+    """,
+    "Open liability: the five largest markets": """
+        select market, currency, sum(open_bet_count) as open_bets, sum(liability) as liability
+        from analytics.fct_open_liability_by_market
+        group by market, currency
+        order by liability desc, market
+        limit 5
+    """,
+    "Customer value segments": """
+        select value_segment, sum(customer_count) as customers, sum(lifetime_ggr) as lifetime_ggr
+        from analytics.fct_customer_segments
+        group by value_segment
+        order by lifetime_ggr desc
+    """,
+}
