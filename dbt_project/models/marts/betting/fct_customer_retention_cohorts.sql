@@ -7,7 +7,7 @@ with bets as (
 weeks as (
     select distinct
         customer_id,
-        {{ dbt.date_trunc('week', 'bet_date') }} as activity_week
+        {{ headwater.week_start('bet_date') }} as activity_week
     from bets
 ),
 
@@ -30,7 +30,7 @@ cohort_sizes as (
 activity as (
     select
         firsts.cohort_week,
-        cast({{ dbt.datediff('firsts.cohort_week', 'weeks.activity_week', 'day') }} / 7 as {{ dbt.type_int() }})
+        cast(floor({{ dbt.datediff('firsts.cohort_week', 'weeks.activity_week', 'day') }} / 7) as {{ dbt.type_int() }})
             as weeks_since_first_bet,
         count(*) as active_customers
     from weeks
@@ -40,7 +40,7 @@ activity as (
 
 final as (
     select
-        cast(activity.cohort_week as date) as cohort_week,
+        activity.cohort_week,
         activity.weeks_since_first_bet,
         cohort_sizes.cohort_size,
         activity.active_customers,
