@@ -188,3 +188,29 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled(files_env, f
     sync.sync(conn, source_url=str(folder))
     _raw_matches_files(folder)
     assert sync.sync(conn, source_url=str(folder)).as_dict()["rows_read"] == 0
+
+
+def test_airbyte_apply_describes_the_same_files_as_an_s3_source():
+    from headwater import airbyte
+
+    conn = load_connection("betting")
+    env = {name: "value" for name in conn.source.airbyte_config_env.values()}
+    source = airbyte._s3_source(conn, airbyte._Env(env).values(conn.source.airbyte_config_env))
+    assert source.bucket == "value"
+    assert {s.name: s.globs for s in source.streams} == {s.name: s.globs for s in conn.streams}
+    request = airbyte._connection_request(conn, "source-id", "destination-id")
+    streams = {s.name: s for s in request.configurations.streams}
+    # File-based sources define their own cursor: none is sent.
+    assert all(s.cursor_field is None for s in streams.values())
+    assert streams["customer_profiles"].primary_key == [["customer_id"]]
+
+
+def test_a_file_stream_without_globs_is_refused(tmp_path):
+    spec = yaml.safe_load((config.project_dir() / "airbyte/connections/betting.yaml").read_text())
+    del spec["streams"][0]["globs"]
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(
+        HeadwaterError, match="stream 'bets_placed': a file source stream needs globs"
+    ):
+        load_connection(path)
