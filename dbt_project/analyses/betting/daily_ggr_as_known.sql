@@ -1,4 +1,4 @@
--- A day's GGR report as it was known at a moment: bets placed on report_date, each in the state its settlement records said at known_at.
+-- A day's GGR as it was known at a moment: its bets in the state their records said at known_at.
 --
 -- `headwater dashboard betting daily_ggr_as_known --var report_date=2025-01-13
 -- --var known_at=2025-01-14T00:00:00+00:00` is Monday's report as known at Monday's

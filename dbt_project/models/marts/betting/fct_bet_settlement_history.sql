@@ -67,8 +67,9 @@ final as (
     from settlements
     inner join bets on settlements.bet_id = bets.bet_id
     {% if is_incremental() %}
-        where settlements._loaded_at >= {{ headwater.incremental_lower_bound() }}
-            or bets._loaded_at >= {{ headwater.incremental_lower_bound() }}
+    where
+        settlements._loaded_at >= {{ headwater.incremental_lower_bound() }}
+        or bets._loaded_at >= {{ headwater.incremental_lower_bound() }}
     {% endif %}
 )
 

@@ -86,7 +86,7 @@ final as (
     left join current_settlements on bets.bet_id = current_settlements.bet_id
     left join settlement_counts on bets.bet_id = settlement_counts.bet_id
     {% if is_incremental() %}
-        where bets.bet_id in (select changed.bet_id from changed)
+    where bets.bet_id in (select changed.bet_id from changed)
     {% endif %}
 )
 

@@ -35,7 +35,7 @@ activity as (
         count(*) as active_customers
     from weeks
     inner join firsts on weeks.customer_id = firsts.customer_id
-    group by 1, 2
+    group by firsts.cohort_week, weeks.activity_week
 ),
 
 final as (

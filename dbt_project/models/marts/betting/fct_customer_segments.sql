@@ -14,7 +14,7 @@ final as (
         sum(stake_total) as stake_total,
         sum(lifetime_ggr) as lifetime_ggr
     from lifetime
-    group by 1, 2, 3
+    group by value_segment, coalesce(age_band, 'unknown'), coalesce(country, 'unknown')
 )
 
 select * from final
