@@ -24,7 +24,7 @@ final as (
             bets.bet_id = history.bet_id
             and history.recorded_at <= {{ known }}
             and (history.superseded_at is null or history.superseded_at > {{ known }})
-    where bets.bet_id = '{{ var("bet_id") }}'
+    where bets.bet_id = '{{ var("bet_id", "") }}'
 )
 
 select * from final

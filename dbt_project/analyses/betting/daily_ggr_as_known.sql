@@ -2,10 +2,12 @@
 --
 -- `headwater dashboard betting daily_ggr_as_known --var report_date=2025-01-13
 -- --var known_at=2025-01-14T00:00:00+00:00` is Monday's report as known at Monday's
--- close; known_at = now (the default) is the same report as known today. Bitemporal:
--- bets are known from placed_at, a settlement record from recorded_at until the next
--- record of the bet (superseded_at), whatever its settled_at.
-{%- set report_date = var('report_date') %}
+-- close; known_at = now (the default) is the same report as known today; report_date
+-- defaults to yesterday (UTC). Bitemporal: bets are known from placed_at, a settlement
+-- record from recorded_at until the next record of the bet (superseded_at), whatever
+-- its settled_at.
+{%- set report_date = var('report_date', none) %}
+{%- set day = "cast('" ~ report_date ~ "' as date)" if report_date else "(current_date - 1)" %}
 {%- set known_at = var('known_at', none) %}
 {%- set known = "cast('" ~ known_at ~ "' as timestamptz)" if known_at else "now()" %}
 with bets as (
@@ -30,13 +32,13 @@ known_bets as (
             and history.recorded_at <= {{ known }}
             and (history.superseded_at is null or history.superseded_at > {{ known }})
     where
-        bets.bet_date = cast('{{ report_date }}' as date)
+        bets.bet_date = {{ day }}
         and bets.placed_at <= {{ known }}
 ),
 
 final as (
     select
-        cast('{{ report_date }}' as date) as bet_date,
+        {{ day }} as bet_date,
         currency,
         count(*) as bet_count,
         sum(stake) as stake_total,
