@@ -214,3 +214,19 @@ def test_a_file_stream_without_globs_is_refused(tmp_path):
         HeadwaterError, match="stream 'bets_placed': a file source stream needs globs"
     ):
         load_connection(path)
+
+
+def test_a_stream_with_no_files_yet_loads_nothing_and_creates_nothing(files_env):
+    conn, folder = files_env
+    for path in (folder / "customer_profiles").glob("*.parquet"):
+        path.unlink()
+    report = {s.stream: s for s in sync.sync(conn, source_url=str(folder)).streams}
+    assert report["customer_profiles"].rows_read == 0
+    assert _query("select to_regclass(%s) is null", [f"{NAMESPACE}.customer_profiles"]) == [(True,)]
+    assert report["bets_placed"].rows_read == _rows(folder, "bets_placed") > 0
+
+
+def test_a_missing_source_folder_is_one_line(files_env, tmp_path):
+    conn, _ = files_env
+    with pytest.raises(HeadwaterError, match=r"source folder .*nowhere does not exist"):
+        sync.sync(conn, source_url=str(tmp_path / "nowhere"))

@@ -254,6 +254,10 @@ def _sync_stream(warehouse, conn_cfg, stream: Stream, found, sync_id, full_refre
         result.cursor_before = cursor_before
         result.generation_id = generation
 
+        if not todo and not table_exists:
+            # No file yet and nothing loaded before: nothing to create (the raw gate says so).
+            result.seconds = time.perf_counter() - started
+            return result
         # Check every new file before writing anything.
         file_columns = {f.name: _file_columns(f, stream) for f in todo}
         columns = _stream_columns(warehouse, conn_cfg, stream, todo, file_columns)
