@@ -156,24 +156,24 @@ def _bets(
     who = eligible[rng.choice(len(eligible), n, p=weights / weights.sum())]
     sport = rng.integers(0, len(SPORTS), n)
     market_pick = rng.integers(0, 4, n)
-    markets = np.array(
-        [SPORTS[s][1][m % len(SPORTS[s][1])] for s, m in zip(sport, market_pick, strict=True)]
-    )
+    # Small lookup tables indexed by the draws: a Python loop per bet is too slow at 1M a day.
+    market_table = np.array([[m[k % len(m)] for k in range(4)] for _, m in SPORTS])
+    markets = market_table[sport, market_pick]
     event_no = rng.integers(1, 40, n)
-    events = np.array(
-        [
-            f"{SPORTS[s][0][:3].upper()}-{day:03d}-{e:02d}"
-            for s, e in zip(sport, event_no, strict=True)
-        ]
+    event_table = np.array(
+        [[f"{name[:3].upper()}-{day:03d}-{e:02d}" for e in range(40)] for name, _ in SPORTS]
     )
+    events = event_table[sport, event_no]
     odds = np.round(1.1 + rng.gamma(1.6, 1.4, n), 2)
     stake = np.round(np.exp(rng.normal(2.5, 1.0, n)), 2).clip(0.5, 5000)
     return {
-        "bet_id": np.array([f"B{day:04d}{i:07d}" for i in range(n)]),
+        "bet_id": np.char.add(f"B{day:04d}", np.char.zfill(np.arange(n).astype(str), 7)),
         "who": who,
         "sport_event_id": events,
         "market": markets,
-        "selection": np.array([f"selection_{k}" for k in rng.integers(1, 4, n)]),
+        "selection": np.array(["selection_1", "selection_2", "selection_3"])[
+            rng.integers(1, 4, n) - 1
+        ],
         "odds": odds,
         "stake": stake,
         "placed_s": placed,
@@ -182,56 +182,63 @@ def _bets(
     }
 
 
-def _settlements(seed: int, day: int, bets: dict) -> list[tuple]:
-    """(recorded_s, settlement_id, bet_id, result, payout, settled_s, is_resettlement,
-    supersedes) for the bets of one day; at most two records per bet."""
+def _settlements(seed: int, day: int, bets: dict) -> dict[str, np.ndarray]:
+    """The settlement records of one day's bets, as columns: one per bet, and a second
+    (a resettlement) for some."""
     rng = _rng(seed, 4, day)
     n = len(bets["bet_id"])
-    event_end = bets["placed_s"] + (0.5 + rng.random(n) * 2.5) * 3600
+    stake, odds, placed = bets["stake"], bets["odds"], bets["placed_s"]
+    event_end = placed + (0.5 + rng.random(n) * 2.5) * 3600
     late = rng.random(n) < LATE_SHARE
     latency = np.where(late, 3600 * (2 + rng.random(n) * 70), 60 + rng.random(n) * 1140)
     draw = rng.random(n)
-    win_p = 1 / bets["odds"]
-    cash_at = bets["placed_s"] + (event_end - bets["placed_s"]) * rng.random(n)
+    cash_at = placed + (event_end - placed) * rng.random(n)
     cash_factor = 0.2 + rng.random(n) * 1.3
     resettle = rng.random(n) < RESETTLE_SHARE
     resettle_after = 86400 * (1 + rng.random(n) * 3)
     flip = rng.random(n)
-    out: list[tuple] = []
-    for i in range(n):
-        stake, odds = float(bets["stake"][i]), float(bets["odds"][i])
-        if draw[i] < VOID_SHARE:
-            result, payout, settled = "void", stake, event_end[i]
-        elif draw[i] < VOID_SHARE + CASHOUT_SHARE:
-            result, payout, settled = "cashout", round(stake * cash_factor[i], 2), cash_at[i]
-        elif rng.random() < win_p[i] * 0.93:  # the margin
-            result, payout, settled = "won", round(stake * odds, 2), event_end[i]
-        else:
-            result, payout, settled = "lost", 0.0, event_end[i]
-        settled = round(float(settled), 3)
-        recorded = round(settled + float(latency[i]), 3)
-        first_id = f"S{bets['bet_id'][i][1:]}1"
-        out.append((recorded, first_id, bets["bet_id"][i], result, payout, settled, False, None))
-        if resettle[i] and result != "cashout":
-            if result == "won":
-                new = ("lost", 0.0) if flip[i] < 0.7 else ("void", stake)
-            elif result == "lost":
-                new = ("won", round(stake * odds, 2)) if flip[i] < 0.6 else ("void", stake)
-            else:
-                new = ("lost", 0.0)
-            out.append(
-                (
-                    round(recorded + float(resettle_after[i]), 3),
-                    f"S{bets['bet_id'][i][1:]}2",
-                    bets["bet_id"][i],
-                    new[0],
-                    new[1],
-                    settled,
-                    True,
-                    first_id,
-                )
-            )
-    return out
+    win_draw = rng.random(n)
+    void = draw < VOID_SHARE
+    cash = ~void & (draw < VOID_SHARE + CASHOUT_SHARE)
+    won = ~void & ~cash & (win_draw < 0.93 / odds)  # 0.93: the house margin
+    result = np.where(void, "void", np.where(cash, "cashout", np.where(won, "won", "lost")))
+    win_payout = np.round(stake * odds, 2)
+    payout = np.where(
+        void,
+        stake,
+        np.where(cash, np.round(stake * cash_factor, 2), np.where(won, win_payout, 0.0)),
+    )
+    settled = np.round(np.where(cash, cash_at, event_end), 3)
+    recorded = np.round(settled + latency, 3)
+    bet_ids = bets["bet_id"].astype(str)
+    first_ids = np.array([f"S{b[1:]}1" for b in bet_ids])
+
+    again = np.flatnonzero(resettle & ~cash)
+    old = result[again]
+    new_result = np.where(
+        old == "won",
+        np.where(flip[again] < 0.7, "lost", "void"),
+        np.where(old == "lost", np.where(flip[again] < 0.6, "won", "void"), "lost"),
+    )
+    new_payout = np.where(
+        new_result == "won", win_payout[again], np.where(new_result == "void", stake[again], 0.0)
+    )
+    return {
+        "recorded_s": np.concatenate(
+            [recorded, np.round(recorded[again] + resettle_after[again], 3)]
+        ),
+        "settlement_id": np.concatenate(
+            [first_ids, np.array([f"S{b[1:]}2" for b in bet_ids[again]], dtype=first_ids.dtype)]
+        ),
+        "bet_id": np.concatenate([bet_ids, bet_ids[again]]),
+        "result": np.concatenate([result, new_result]),
+        "payout": np.concatenate([payout, new_payout]).astype("float64"),
+        "settled_s": np.concatenate([settled, settled[again]]),
+        "is_resettlement": np.concatenate([np.zeros(n, bool), np.ones(len(again), bool)]),
+        "supersedes": np.concatenate(
+            [np.full(n, None, dtype=object), first_ids[again].astype(object)]
+        ),
+    }
 
 
 def _ts(seconds: list[float] | np.ndarray) -> pa.Array:
@@ -247,13 +254,19 @@ class History:
         self.customers = _customers(seed, start, days, bets_per_day)
         self._bets = {}
         self._settlements = {}
+        self._profiles: list[tuple] | None = None
+
+    def profile_versions(self) -> list[tuple]:
+        if self._profiles is None:
+            self._profiles = _profile_versions(self.seed, self.start, self.days, self.customers)
+        return self._profiles
 
     def bets(self, day: int) -> dict:
         if day not in self._bets:
             self._bets[day] = _bets(self.seed, self.start, day, self.bets_per_day, self.customers)
         return self._bets[day]
 
-    def settlements(self, day: int) -> list[tuple]:
+    def settlements(self, day: int) -> dict[str, np.ndarray]:
         if day not in self._settlements:
             self._settlements[day] = _settlements(self.seed, day, self.bets(day))
         return self._settlements[day]
@@ -261,6 +274,9 @@ class History:
     def bets_table(self, lo: float, hi: float) -> pa.Table:
         parts = []
         for day in range(self.days):
+            day_s = (self.start + timedelta(days=day)).timestamp()
+            if day_s >= hi or day_s + 86400 <= lo:
+                continue  # bets are placed on their own day
             b = self.bets(day)
             keep = (b["placed_s"] >= lo) & (b["placed_s"] < hi)
             if keep.any():
@@ -289,26 +305,39 @@ class History:
         )
 
     def settlements_table(self, lo: float, hi: float) -> pa.Table:
-        rows = [r for day in range(self.days) for r in self.settlements(day) if lo <= r[0] < hi]
-        rows.sort(key=lambda r: (r[0], r[1]))
+        parts = []
+        for day in range(self.days):
+            if (self.start + timedelta(days=day)).timestamp() >= hi:
+                break  # bets of later days settle later still
+            part = self.settlements(day)
+            keep = (part["recorded_s"] >= lo) & (part["recorded_s"] < hi)
+            if keep.any():
+                parts.append({k: v[keep] for k, v in part.items()})
+        cols = {
+            k: np.concatenate([p[k] for p in parts]) if parts else np.array([])
+            for k in ("recorded_s", "settlement_id", "bet_id", "result", "payout", "settled_s")
+        }
+        resettled = np.concatenate([p["is_resettlement"] for p in parts]) if parts else []
+        supersedes = np.concatenate([p["supersedes"] for p in parts]) if parts else []
+        order = np.lexsort((cols["settlement_id"], cols["recorded_s"])) if parts else []
         return pa.table(
             {
-                "settlement_id": pa.array([r[1] for r in rows], pa.string()),
-                "bet_id": pa.array([r[2] for r in rows], pa.string()),
-                "result": pa.array([r[3] for r in rows], pa.string()),
-                "payout": pa.array([float(r[4]) for r in rows], pa.float64()),
-                "settled_at": _ts([r[5] for r in rows]),
-                "recorded_at": _ts([r[0] for r in rows]),
-                "is_resettlement": pa.array([r[6] for r in rows], pa.bool_()),
-                "supersedes_settlement_id": pa.array([r[7] for r in rows], pa.string()),
+                "settlement_id": pa.array(cols["settlement_id"][order].astype(str), pa.string()),
+                "bet_id": pa.array(cols["bet_id"][order].astype(str), pa.string()),
+                "result": pa.array(cols["result"][order].astype(str), pa.string()),
+                "payout": pa.array(cols["payout"][order].astype("float64"), pa.float64()),
+                "settled_at": _ts(cols["settled_s"][order]),
+                "recorded_at": _ts(cols["recorded_s"][order]),
+                "is_resettlement": pa.array(np.asarray(resettled, bool)[order], pa.bool_()),
+                "supersedes_settlement_id": pa.array(
+                    list(np.asarray(supersedes, object)[order]), pa.string()
+                ),
             }
         )
 
     def profiles_table(self, lo: float, hi: float) -> pa.Table:
         c = self.customers
-        rows = [
-            r for r in _profile_versions(self.seed, self.start, self.days, c) if lo <= r[0] < hi
-        ]
+        rows = [r for r in self.profile_versions() if lo <= r[0] < hi]
         rows.sort(key=lambda r: (r[0], r[1]))
         idx = [r[1] for r in rows]
         return pa.table(
