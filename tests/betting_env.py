@@ -173,9 +173,9 @@ def betting_built(pg_home):
     for number in range(ROUNDS):
         written = betting.mutate(folder, hours=24)
         synced = env.sync()
-        env.build()
+        built = env.build()
         env.full_refresh()
-        env.rounds.append((written, synced))
+        env.rounds.append((written, synced, built))
         env.assert_equal(f"after round {number + 1} of late settlements")
     env.start = betting.DEFAULT_START
     env.as_of = betting.DEFAULT_START + timedelta(days=DAYS + ROUNDS)

@@ -46,7 +46,7 @@ def _late_and_resettled(env):
 
 def test_rounds_brought_late_settlements_and_resettlements_of_reported_days(betting_built):
     env = betting_built
-    for written, synced in env.rounds:
+    for written, synced, _ in env.rounds:
         by_stream = {s.stream: s for s in synced.streams}
         assert by_stream["bet_settlements"].rows_written == written["bet_settlements"] > 0
         assert by_stream["bets_placed"].rows_written == written["bets_placed"] > 0
@@ -171,6 +171,36 @@ def test_incremental_equals_full_refresh_after_rounds_of_late_settlements(bettin
     env.assert_equal("at the end")  # the fixture compared after every round too
     [(rows,)] = env.query(f"select count(*) from marts{FULL}.fct_bets")
     assert rows == len(env.files("bets_placed"))
+
+
+def test_an_incremental_run_merges_only_the_bets_that_changed(betting_built):
+    env = betting_built
+    *_, built = env.rounds[-1]
+    [merged] = [
+        r["adapter_response"]["rows_affected"]
+        for r in built.results
+        if r["unique_id"] == "model.headwater.fct_bets"
+    ]
+    # The bets the last sync brought, or brought a settlement record for, however old.
+    [(touched, old)] = env.query(
+        """
+        with last_bets as (
+            select bet_id from raw_betting.bets_placed
+            where _airbyte_extracted_at = (select max(_airbyte_extracted_at) from raw_betting.bets_placed)
+        ),
+        last_settled as (
+            select bet_id from raw_betting.bet_settlements
+            where _airbyte_extracted_at = (
+                select max(_airbyte_extracted_at) from raw_betting.bet_settlements
+            )
+        )
+        select
+            (select count(*) from (select bet_id from last_bets union select bet_id from last_settled) as t),
+            (select count(*) from last_settled where bet_id not in (select bet_id from last_bets))
+        """
+    )
+    assert old > 0  # late settlements of bets from earlier files
+    assert touched <= merged < len(env.files("bets_placed")) / 2
 
 
 def _pii(env) -> dict[str, set[str]]:
