@@ -1,4 +1,5 @@
-"""`headwater cost`: the estimate follows from its stated inputs and says what it is."""
+"""`headwater cost` and `headwater gdpr erase` on the command line: estimates that say what they
+are, and requests refused in one line."""
 
 from __future__ import annotations
 
@@ -36,3 +37,14 @@ def test_the_command_labels_the_numbers_as_estimates_with_the_price_date():
     assert result.exit_code == 0, result.output
     assert "ESTIMATE" in result.output and cost.PRICES_AS_OF in result.output
     assert "10,000,000 bets/day" in result.output and "per million bets" in result.output
+
+
+def test_gdpr_erase_refuses_bad_requests_in_one_line():
+    runner = CliRunner()
+    empty = runner.invoke(main, ["gdpr", "erase", "  "])
+    assert empty.exit_code != 0
+    assert empty.output.strip() == "error: gdpr erase: the subject id is empty"
+    other = runner.invoke(main, ["gdpr", "erase", "C0000001", "--domain", "marketplace"])
+    assert other.exit_code != 0
+    assert other.output.strip().count("\n") == 0
+    assert "no stream has an erasure section" in other.output
