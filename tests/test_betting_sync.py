@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import psycopg
@@ -46,6 +47,14 @@ def files_env(pg_home, tmp_path):
 def _query(statement: str, params=None):
     with psycopg.connect(config.warehouse_url()) as c:
         return c.execute(statement, params).fetchall()
+
+
+def _wait_for_lock_release(seconds: float = 20) -> None:
+    """The killed child's server process ends (and frees the sync lock) a moment after it."""
+    deadline = time.monotonic() + seconds
+    while _query("select count(*) from pg_locks where locktype = 'advisory'")[0][0]:
+        assert time.monotonic() < deadline, "the killed sync's lock was never released"
+        time.sleep(0.1)
 
 
 def _rows(folder: Path, dataset: str) -> int:
@@ -185,6 +194,7 @@ def test_a_sync_killed_mid_way_resumes_with_nothing_lost_or_doubled(files_env, f
         check=False,
     )
     assert child.returncode == -signal.SIGKILL
+    _wait_for_lock_release()
     sync.sync(conn, source_url=str(folder))
     _raw_matches_files(folder)
     assert sync.sync(conn, source_url=str(folder)).as_dict()["rows_read"] == 0
