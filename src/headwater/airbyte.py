@@ -159,7 +159,11 @@ def apply(
     source_request = models.SourceCreateRequest(
         name=connection.source.name,
         workspace_id=workspace_id,
-        configuration=_postgres_source(connection, source_values),
+        configuration=(
+            _s3_source(connection, source_values)
+            if connection.source.is_file
+            else _postgres_source(connection, source_values)
+        ),
     )
     if destination.definition == "bigquery":
         destination_config: Any = _bigquery(connection, destination_values)
@@ -344,6 +348,22 @@ def _postgres_source(
     )
 
 
+def _s3_source(connection: Connection, values: dict[str, tuple[str, str]]) -> models.SourceS3:
+    """Airbyte's S3 source with one file-based stream per connection stream (its globs)."""
+    settings = {key: value for key, (_, value) in values.items()}
+    return models.SourceS3(
+        **settings,
+        streams=[
+            models.SourceS3FileBasedStreamConfig(
+                name=stream.name,
+                globs=list(stream.globs),
+                format=models.SourceS3ParquetFormat(),
+            )
+            for stream in connection.streams
+        ],
+    )
+
+
 def _destination_values(destination: Destination, reader: _Env) -> dict[str, tuple[str, str]]:
     if destination.airbyte_config_env is not None:
         return reader.values(destination.airbyte_config_env)
@@ -437,7 +457,10 @@ def _connection_request(
         models.StreamConfiguration(
             name=stream.name,
             sync_mode=SYNC_MODES[stream.sync_mode],
-            cursor_field=[stream.cursor_field] if stream.is_incremental else None,
+            # File-based sources define their cursor (the file's last-modified time).
+            cursor_field=[stream.cursor_field]
+            if stream.is_incremental and not connection.source.is_file
+            else None,
             primary_key=[[column] for column in stream.primary_key] or None,
         )
         for stream in connection.streams

@@ -679,6 +679,53 @@ def grants_show(role: str, as_json: bool) -> None:
         click.echo(report.summary())
 
 
+# --- governance -----------------------------------------------------------------------------
+
+
+@main.group("gdpr")
+def gdpr_group() -> None:
+    """Data-subject requests under the GDPR (runbooks/gdpr-erasure.md)."""
+
+
+@gdpr_group.command("erase")
+@click.argument("subject_id")
+@click.option(
+    "--domain", default="betting", show_default=True, help="The domain holding the subject."
+)
+@click.option(
+    "--requested-by", default=None, help="Who asked (the ticket or the DPO), for the audit row."
+)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def gdpr_erase(subject_id: str, domain: str, requested_by: str | None, as_json: bool) -> None:
+    """Pseudonymise SUBJECT_ID in every layer of DOMAIN (raw, staging, snapshots, marts,
+    analytics) and keep later syncs from bringing it back. Idempotent; audited."""
+    from headwater import gdpr
+
+    report = gdpr.erase(domain, subject_id, requested_by=requested_by)
+    if as_json:
+        emit_json(report.as_dict())
+        return
+    total = sum(report.rows_changed.values())
+    click.echo(
+        f"{report.domain}: {report.outcome}: {total:,} rows in {len(report.rows_changed)} tables now say {report.pseudonym}"
+    )
+    for table, rows in report.rows_changed.items():
+        click.echo(f"  {table}: {rows:,}")
+
+
+@main.command("cost")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def cost_cmd(as_json: bool) -> None:
+    """Estimated monthly cost of the betting platform at 1M and 10M bets a day (docs/cost.md)."""
+    from headwater import cost
+
+    estimates = cost.estimate_all()
+    if as_json:
+        emit_json(estimates)
+    else:
+        click.echo(cost.render(estimates))
+
+
 # --- bigquery emulator ----------------------------------------------------------------------
 
 

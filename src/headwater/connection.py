@@ -49,7 +49,18 @@ AIRBYTE_CONFIG_FIELDS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
         frozenset({"project_id", "dataset_location", "credentials_json"}),
         frozenset({"dataset_id"}),
     ),
+    # Airbyte's S3 source (file-based): the local engine reads the same globs from a folder.
+    "s3": (
+        frozenset({"bucket"}),
+        frozenset(
+            {"aws_access_key_id", "aws_secret_access_key", "role_arn", "region_name", "endpoint"}
+        ),
+    ),
 }
+# File sources: the columns Airbyte's file-based sources add to every record, and the
+# source-defined cursor of their incremental streams (the file's last-modified time).
+FILE_URL_COLUMN = "_ab_source_file_url"
+FILE_MODIFIED_COLUMN = "_ab_source_file_last_modified"
 
 _ENV_NAME = re.compile(r"^[A-Z_][A-Z0-9_]*$")
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d)")
@@ -104,17 +115,40 @@ class Schedule(_Model):
 
 class Source(_Model):
     name: str
-    definition: Literal["postgres"]
+    definition: Literal["postgres", "s3"]
     url_env: str
     schema_name: str = Field("public", alias="schema")
     # Airbyte's "Scan Changes with User Defined Cursor"; the only method the local engine has.
     replication_method: Literal["standard"] = "standard"
+    # File sources (s3): the file format, and the folder the local engine reads when
+    # `url_env` is unset, relative to HEADWATER_HOME.
+    format: Literal["parquet"] | None = None
+    default_path: str | None = None
     airbyte_config_env: dict[str, str]
+
+    @property
+    def is_file(self) -> bool:
+        return self.definition == "s3"
 
     @model_validator(mode="after")
     def _env(self) -> Source:
         _check_env_mapping(self.definition, self.airbyte_config_env)
+        if self.is_file and self.format is None:
+            raise ValueError("a file source (s3) needs a format (parquet)")
+        if not self.is_file and (self.format or self.default_path):
+            raise ValueError("format and default_path are for file sources (definition s3)")
         return self
+
+
+class Erasure(_Model):
+    """GDPR erasure of a stream's rows (headwater.gdpr): `subject` is the column naming the
+    person; `clear` the personal columns set to NULL. Applied to raw by `headwater gdpr
+    erase` and to every later sync, so a re-read file cannot bring the person back."""
+
+    subject: str
+    clear: list[str] = []
+    # Columns the models derive from the personal ones (hashes), cleared downstream.
+    derived: list[str] = []
 
 
 class Destination(_Model):
@@ -148,6 +182,9 @@ class Stream(_Model):
     # full_refresh_overwrite stream equal to the source by reading only the row versions
     # written since the last sync, found by PostgreSQL's xmin. See docs/sync.md.
     change_detection: Literal["xmin"] | None = None
+    # File sources only: which files under the source folder belong to the stream.
+    globs: list[str] = []
+    erasure: Erasure | None = None
     reason: str
 
     @property
@@ -205,6 +242,12 @@ class Connection(_Model):
             if stream.name in seen:
                 raise ValueError(f"stream '{stream.name}': listed more than once")
             seen.add(stream.name)
+            if self.source.is_file and not stream.globs:
+                raise ValueError(f"stream '{stream.name}': a file source stream needs globs")
+            if not self.source.is_file and stream.globs:
+                raise ValueError(f"stream '{stream.name}': globs are for file sources (s3)")
+            if self.source.is_file and stream.change_detection:
+                raise ValueError(f"stream '{stream.name}': change_detection is for PostgreSQL")
         return self
 
     @property

@@ -176,6 +176,18 @@ def sync(
     """
     conn_cfg = load_connection(connection) if isinstance(connection, str) else connection
     selected = _select_streams(conn_cfg, streams)
+    if conn_cfg.source.is_file:
+        # A folder of files (Airbyte's S3 source): its own code path; `source_url` is the folder.
+        from headwater import files
+
+        return files.sync(
+            conn_cfg,
+            selected,
+            full_refresh=full_refresh,
+            warehouse_url=warehouse_url or config.warehouse_url(),
+            folder=source_url,
+            progress=progress,
+        )
     source_url = source_url or config.url_from_env(conn_cfg.source.url_env, conn_cfg.name)
     warehouse_url = warehouse_url or config.warehouse_url()
     started = time.perf_counter()

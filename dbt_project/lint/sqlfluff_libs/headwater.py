@@ -95,3 +95,20 @@ def utc_hour(column):
 
 def seconds_between(start_column, end_column):
     return f"extract(epoch from ({end_column} - {start_column}))"
+
+
+def sha256_hex(expression):
+    return f"encode(sha256(convert_to({expression}, 'UTF8')), 'hex')"
+
+
+def age_band(birth_date, at_date):
+    years = f"floor((({at_date})::date - ({birth_date})::date) / 365.25)"
+    return (
+        f"case when {birth_date} is null then null when {years} < 25 then '18-24' "
+        f"when {years} < 35 then '25-34' when {years} < 45 then '35-44' "
+        f"when {years} < 55 then '45-54' when {years} < 65 then '55-64' else '65+' end"
+    )
+
+
+def week_start(date_column):
+    return f"cast(date_trunc('week', {date_column}) as date)"
