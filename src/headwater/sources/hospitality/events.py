@@ -38,7 +38,10 @@ MAX_NIGHTS = 365
 
 
 def _dates_in_order(data: Any) -> Any:
-    check_in, check_out = getattr(data, "check_in_date", None), getattr(data, "check_out_date", None)
+    check_in, check_out = (
+        getattr(data, "check_in_date", None),
+        getattr(data, "check_out_date", None),
+    )
     if check_in and check_out:
         if check_out <= check_in:
             raise ValueError("check_out_date must be after check_in_date")
