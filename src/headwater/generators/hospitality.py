@@ -545,8 +545,9 @@ def simulate(
     start = start or datetime.combine(as_of, datetime.min.time(), tzinfo=UTC) + timedelta(hours=10)
     rng = random.Random(f"hospitality-simulate:{seed}:{start.isoformat()}")
     world = _World(base, rng, f"{start:%Y%m%d%H%M}s{seed}")
-    burst_at = events // 3
-    burst = min(knobs.burst_bookings, max(0, events - burst_at))
+    # A third of the way in, or from the start when the burst is (almost) all there is.
+    burst = min(knobs.burst_bookings, events)
+    burst_at = max(0, min(events // 3, events - burst))
     burst_gap = knobs.burst_minutes * 60 / burst if burst else 0
     clock = start
     out: list[tuple[float, bytes]] = []
