@@ -14,7 +14,7 @@ from headwater import config, db
 config.disable_telemetry()
 
 # Fixtures shared by several test modules live in plain modules next to this file.
-pytest_plugins = ["sync_env", "databases", "restaurant_env"]
+pytest_plugins = ["sync_env", "databases", "restaurant_env", "hospitality_env"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -176,7 +176,7 @@ inventory_per_night as (
         sum(rates.room_count) as rooms_available,
         sum(rates.room_count * rates.nightly_rate) as rack_revenue_potential,
         max(rates.source_event_at) as last_rate_event_at,
-        max(rates._loaded_at) as rates_loaded_at
+        max(rates.rate_loaded_at) as rates_loaded_at
     from night_keys
     inner join rates
         on

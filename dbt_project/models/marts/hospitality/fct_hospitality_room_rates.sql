@@ -21,6 +21,8 @@
 -- Incremental, merged on (property_id, room_type, effective_from): each property and
 -- room type with a change loaded since the lower bound is rebuilt (a handful of rows);
 -- 100 properties changing their rates rebuild those 100 properties' series, no others.
+-- `rate_loaded_at` is when this row's own rate was loaded (it changes only with the
+-- rate); `_loaded_at`, the newest load of the series (the watermark).
 with changes as (
     select * from {{ ref('int_hospitality__room_rate_changes') }}
 ),
@@ -81,6 +83,7 @@ final as (
         source_event_id,
         source_event_at,
         valid_to is null as is_current,
+        _loaded_at as rate_loaded_at,
         series_loaded_at as _loaded_at
     from picked
 )
