@@ -8,7 +8,7 @@ the previous.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
@@ -348,3 +348,73 @@ def test_the_comparison_sees_a_wrong_row(hospitality_built):
         [INC, f"marts{FULL}"],
     )
     assert copies[0][0] == 2
+
+
+def test_guest_cdc_deletes_are_real_and_the_snapshot_keeps_their_history(hospitality_built):
+    env = hospitality_built
+    at = int(datetime(2024, 11, 3, 9, 0, tzinfo=UTC).timestamp() * 1000)
+    before = env.query(
+        "select guest_id, name, email, loyalty_tier from raw_hospitality.guests "
+        "where guest_id in ('G00005', 'G00006', 'G00007') order by 1"
+    )
+    (g5, n5, e5, t5), (g6, _, _, _), (g7, _, _, _) = before
+    # The tier as the events so far left it (the first stream may have changed it).
+    t7 = env.query(
+        f"select loyalty_tier from {INC}.dim_hospitality_guests where guest_id = 'G00007'"
+    )[0][0]
+    tier = "Gold" if t7 != "Gold" else "Platinum"
+    events = [
+        {
+            "payload": {
+                "before": {"guest_id": g5, "name": n5, "email": e5, "loyalty_tier": t5},
+                "after": None,
+                "source": {"name": "mews-guests-db", "table": "guests", "ts_ms": at, "lsn": 1},
+                "op": "d",
+                "ts_ms": at + 80,
+            }
+        },
+        {
+            "event_id": "evt_gdel_6",
+            "event_type": "guest.deleted",
+            "event_timestamp": "2024-11-03T09:00:01.000Z",
+            "operation": "DELETE",
+            "data": {"guest_id": g6},
+        },
+        {
+            "event_id": "evt_gupd_7",
+            "event_type": "guest.updated",
+            "event_timestamp": "2024-11-03T09:00:02.000Z",
+            "operation": "UPDATE",
+            "data": {"guest_id": g7, "loyalty_tier": tier},
+            "before": {"loyalty_tier": t7},
+            "changed_fields": ["loyalty_tier"],
+        },
+    ]
+    report, _ = env.step([ingest.dumps(e) for e in events])
+    assert report.accepted == 3
+    env.dbt(["snapshot", "--select", "snap_hospitality__guests"])
+    dim = dict(
+        env.query(
+            f"select guest_id, loyalty_tier from {INC}.dim_hospitality_guests "
+            "where guest_id in ('G00005', 'G00006', 'G00007')"
+        )
+    )
+    assert dim == {"G00007": tier}
+    history = env.query(
+        f"select guest_id, loyalty_tier, dbt_valid_to is null, dbt_is_deleted "
+        f"from snapshots{INCREMENTAL}.snap_hospitality__guests "
+        "where guest_id in ('G00005', 'G00006', 'G00007') order by guest_id, dbt_valid_from"
+    )
+    assert [(g, deleted) for g, _, current, deleted in history if current] == [
+        ("G00005", "True"),
+        ("G00006", "True"),
+        ("G00007", "False"),
+    ]
+    assert [t for g, t, _, _ in history if g == "G00007"] == [t7, tier]
+    masked = env.query(
+        f"select email_masked, email_hash, phone_masked from {INC}.dim_hospitality_guests "
+        "where guest_id = 'G00007'"
+    )[0]
+    assert "@" in masked[0] and "***" in masked[0] and len(masked[1]) == 32
+    assert masked[2].startswith("***") and len(masked[2]) == 7
+    env.assert_equal("after guest deletes")
