@@ -1319,7 +1319,7 @@ def demo_seed(scale: float) -> dict[str, int]:
         url=url,
         properties=properties,
         days=DEMO_DAYS,
-        knobs=Knobs(burst_bookings=300),
+        knobs=Knobs(burst_bookings=300, malformed_share=0.02),
     )
     return {**counts, "events accepted": report.accepted, "dead-lettered": report.dead_lettered}
 
