@@ -19,7 +19,7 @@ final as (
     select
         guest_id,
         {{ dbt.concat(["'baseline:'", 'guest_id']) }} as change_id,
-        'INSERT' as operation,
+        'INSERT' as cdc_operation,
         updated_at as change_at,
         0 as change_rank,
         guest_name,
@@ -34,7 +34,7 @@ final as (
     select
         guest_id,
         event_id as change_id,
-        operation,
+        operation as cdc_operation,
         event_at as change_at,
         1 as change_rank,
         guest_name,

@@ -32,7 +32,7 @@ numbered as (
 merged as (
     select
         guest_id,
-        operation,
+        cdc_operation,
         change_at,
         newest_first,
         max(guest_name) over (partition by guest_id, guest_name_run) as guest_name,
@@ -57,7 +57,7 @@ final as (
         change_at as updated_at,
         _loaded_at
     from merged
-    where newest_first = 1 and operation <> 'DELETE'
+    where newest_first = 1 and cdc_operation <> 'DELETE'
 )
 
 select * from final

@@ -18,12 +18,54 @@ as_of as (
 final as (
     select
         events.property_id,
-        count(case when events.change_type = 'booking.created' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }} then 1 end) as created_last_hour,
-        count(case when events.change_booking_status = 'Cancelled' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }} then 1 end) as cancelled_last_hour,
-        count(case when events.change_booking_status = 'Checked-In' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }} then 1 end) as checked_in_last_hour,
-        count(case when events.change_type = 'booking.created' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }} then 1 end) as created_last_day,
-        count(case when events.change_booking_status = 'Cancelled' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }} then 1 end) as cancelled_last_day,
-        count(case when events.change_booking_status = 'Checked-In' and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }} then 1 end) as checked_in_last_day,
+        count(
+            case
+                when
+                    events.change_type = 'booking.created'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }}
+                    then 1
+            end
+        ) as created_last_hour,
+        count(
+            case
+                when
+                    events.change_booking_status = 'Cancelled'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }}
+                    then 1
+            end
+        ) as cancelled_last_hour,
+        count(
+            case
+                when
+                    events.change_booking_status = 'Checked-In'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -60) }}
+                    then 1
+            end
+        ) as checked_in_last_hour,
+        count(
+            case
+                when
+                    events.change_type = 'booking.created'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }}
+                    then 1
+            end
+        ) as created_last_day,
+        count(
+            case
+                when
+                    events.change_booking_status = 'Cancelled'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }}
+                    then 1
+            end
+        ) as cancelled_last_day,
+        count(
+            case
+                when
+                    events.change_booking_status = 'Checked-In'
+                    and events.valid_from > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }}
+                    then 1
+            end
+        ) as checked_in_last_day,
         max(as_of.as_of_event_at) as as_of_event_at
     from events
     cross join as_of

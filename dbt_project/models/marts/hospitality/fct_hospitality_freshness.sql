@@ -14,24 +14,24 @@ rate_changes as (
 
 final as (
     select
-        'booking_events' as stream,
-        count(*) as events,
+        'booking_events' as stream_name,
+        count(*) as event_count,
         max(change_at) as as_of_event_at,
         max(_loaded_at) as as_of_loaded_at
     from booking_changes
     where change_rank = 1
     union all
     select
-        'guest_events' as stream,
-        count(*) as events,
+        'guest_events' as stream_name,
+        count(*) as event_count,
         max(change_at) as as_of_event_at,
         max(_loaded_at) as as_of_loaded_at
     from guest_changes
     where change_rank = 1
     union all
     select
-        'room_rate_events' as stream,
-        count(*) as events,
+        'room_rate_events' as stream_name,
+        count(*) as event_count,
         max(source_event_at) as as_of_event_at,
         max(_loaded_at) as as_of_loaded_at
     from rate_changes

@@ -8,22 +8,22 @@ with nightly as (
 
 windowed as (
     select
-        target.property_id,
-        target.stay_date,
+        target_nights.property_id,
+        target_nights.stay_date,
         count(*) as nights_in_window,
         sum(source_nights.rooms_sold) as rooms_sold_7d,
         sum(source_nights.rooms_available) as rooms_available_7d,
         sum(source_nights.room_revenue) as room_revenue_7d,
         max(source_nights.as_of_event_at) as as_of_event_at
-    from nightly as target
+    from nightly as target_nights
     inner join nightly as source_nights
         on
-            target.property_id = source_nights.property_id
-            and source_nights.stay_date <= target.stay_date
-            and source_nights.stay_date > cast({{ dbt.dateadd('day', -7, 'target.stay_date') }} as date)
+            target_nights.property_id = source_nights.property_id
+            and target_nights.stay_date >= source_nights.stay_date
+            and source_nights.stay_date > cast({{ dbt.dateadd('day', -7, 'target_nights.stay_date') }} as date)
     group by
-        target.property_id,
-        target.stay_date
+        target_nights.property_id,
+        target_nights.stay_date
 ),
 
 final as (

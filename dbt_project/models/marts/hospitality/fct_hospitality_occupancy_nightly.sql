@@ -41,14 +41,26 @@ rates as (
     select * from {{ ref('fct_hospitality_room_rates') }}
 ),
 
-rate_changes as (
-    select * from {{ ref('int_hospitality__room_rate_changes') }}
-),
-
 digits as (
-    select 0 as digit union all select 1 union all select 2 union all select 3
-    union all select 4 union all select 5 union all select 6 union all select 7
-    union all select 8 union all select 9
+    select 0 as digit
+    union all
+    select 1 as digit
+    union all
+    select 2 as digit
+    union all
+    select 3 as digit
+    union all
+    select 4 as digit
+    union all
+    select 5 as digit
+    union all
+    select 6 as digit
+    union all
+    select 7 as digit
+    union all
+    select 8 as digit
+    union all
+    select 9 as digit
 ),
 
 offsets as (
@@ -60,6 +72,10 @@ offsets as (
 
 {% if is_incremental() %}
 {%- set lower_bound = headwater.incremental_lower_bound(lookback_minutes=lookback) %}
+rate_changes as (
+    select * from {{ ref('int_hospitality__room_rate_changes') }}
+),
+
 rate_touched as (
     select
         property_id,
@@ -106,7 +122,8 @@ night_keys as (
         cast({{ dbt.dateadd('day', 'offsets.night_offset', 'scoped_versions.check_in_date') }} as date) as stay_date
     from scoped_versions
     inner join offsets
-        on offsets.night_offset < {{ dbt.datediff('scoped_versions.check_in_date', 'scoped_versions.check_out_date', 'day') }}
+        on offsets.night_offset
+            < {{ dbt.datediff('scoped_versions.check_in_date', 'scoped_versions.check_out_date', 'day') }}
     where
         scoped_versions.property_id is not null
         and scoped_versions.check_in_date is not null
@@ -141,7 +158,7 @@ current_nights as (
     inner join key_properties
         on history.property_id = key_properties.property_id
     inner join offsets
-        on offsets.night_offset < history.nights
+        on history.nights > offsets.night_offset
     where
         history.is_current
         and history.check_out_date > key_properties.first_night
@@ -181,7 +198,7 @@ inventory_per_night as (
     inner join rates
         on
             night_keys.property_id = rates.property_id
-            and rates.effective_from <= night_keys.stay_date
+            and night_keys.stay_date >= rates.effective_from
             and (rates.valid_to is null or night_keys.stay_date < rates.valid_to)
     group by
         night_keys.property_id,

@@ -12,9 +12,15 @@ as_of as (
 counted as (
     select
         bookings.room_type,
-        count(case when bookings.booked_at > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }} then 1 end) as bookings_last_24h,
+        count(
+            case
+                when bookings.booked_at > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }} then 1
+            end
+        )
+            as bookings_last_24h,
         count(case when bookings.booked_at <= {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -1440) }}
-            and bookings.booked_at > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -2880) }} then 1 end) as bookings_prior_24h,
+                and bookings.booked_at > {{ headwater.timestamp_add_minutes('as_of.as_of_event_at', -2880) }} then 1
+        end) as bookings_prior_24h,
         max(as_of.as_of_event_at) as as_of_event_at
     from bookings
     cross join as_of

@@ -34,7 +34,8 @@ renamed as (
                 when 'booking.confirmed' then 'Confirmed'
             end
         ) as booking_status,
-        cast({{ headwater.json_extract_string('payload', 'data.number_of_guests') }} as {{ dbt.type_int() }}) as number_of_guests,
+        cast({{ headwater.json_extract_string('payload', 'data.number_of_guests') }} as {{ dbt.type_int() }})
+            as number_of_guests,
         {{ headwater.json_extract_string('payload', 'data.booking_source') }} as booking_source,
         {{ headwater.json_extract_string('payload', 'data.cancellation_reason') }} as cancellation_reason,
         ingest_seq,
