@@ -15,6 +15,7 @@
 }}
 {%- set lookback = var('hospitality_incremental_lookback_minutes') -%}
 {%- set sold = "('Confirmed', 'Checked-In', 'Checked-Out')" -%}
+-- depends_on: {{ ref('int_hospitality__room_rate_changes') }}
 -- Per property and night: rooms sold (current bookings Confirmed, Checked-In or
 -- Checked-Out staying that night), rooms in inventory (the room rates' room counts in
 -- effect that night), room revenue (each sold booking's total spread evenly over its
