@@ -78,7 +78,7 @@ def run(*, scale: float = 1.0, repetitions: int = 5, smoke: bool = False) -> dic
     properties, days = (5, 7) if smoke else (20, 30)
     rate = 20.0 if smoke else TARGET_RATE * scale
     interval = "5s" if smoke else os.environ.get("HEADWATER_BENCH_INTERVAL", "")
-    probes = 2 if smoke else max(5, repetitions * 2)
+    probes = 2 if smoke else max(4, repetitions)
     spacing = 6.0 if smoke else 20.0
     source_url, warehouse_url = config.source_url("hospitality"), config.warehouse_url()
 
@@ -92,8 +92,10 @@ def run(*, scale: float = 1.0, repetitions: int = 5, smoke: bool = False) -> dic
         capture=True,
     )
 
-    # The feed: enough events for the whole run, released `rate` per second.
-    seconds = probes * spacing + 90
+    # The feed: enough events for the whole run (each probe waits up to an interval and a
+    # build), released `rate` per second.
+    interval_seconds = micro.every.total_seconds() if not interval else float(interval.rstrip("s"))
+    seconds = probes * (spacing + interval_seconds + 30) + 60
     start = datetime(2024, 11, 1, 10, tzinfo=UTC)
     lines = [
         line
@@ -190,9 +192,7 @@ def run(*, scale: float = 1.0, repetitions: int = 5, smoke: bool = False) -> dic
             "baseline_days": days,
             "target_events_per_second": rate,
             "probes": probes,
-            "interval_seconds": (
-                micro.every.total_seconds() if not interval else float(interval.rstrip("s"))
-            ),
+            "interval_seconds": interval_seconds,
             "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
         },
         "results": {
