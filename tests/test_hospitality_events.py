@@ -217,3 +217,21 @@ def test_simulate_writes_json_lines(tmp_path):
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)["simulated"]
     assert summary["lines"] == len(out.read_bytes().splitlines()) >= 300
+
+
+def test_realtime_ingestion_releases_rate_lines_a_second(source):
+    import time
+
+    began = time.monotonic()
+    stats, report = hospitality.ingest_stream(
+        300,
+        100.0,
+        url=source,
+        realtime=True,
+        seed=9,
+        knobs=hospitality.Knobs(burst_bookings=0),
+        **SMALL,
+    )
+    elapsed = time.monotonic() - began
+    assert report.received == stats.lines and report.balanced
+    assert report.batches >= 3 and 2.5 <= elapsed < 30
