@@ -78,7 +78,7 @@ def run(*, scale: float = 1.0, repetitions: int = 5, smoke: bool = False) -> dic
     properties, days = (5, 7) if smoke else (20, 30)
     rate = 20.0 if smoke else TARGET_RATE * scale
     interval = "5s" if smoke else os.environ.get("HEADWATER_BENCH_INTERVAL", "")
-    probes = 2 if smoke else max(4, repetitions)
+    probes = 1 if smoke else max(4, repetitions)
     spacing = 6.0 if smoke else 20.0
     source_url, warehouse_url = config.source_url("hospitality"), config.warehouse_url()
 

@@ -138,13 +138,16 @@ class Hospitality:
     def full_refresh(self) -> dbt.DbtResult:
         return self.dbt(["run", "--full-refresh", "--select", *SELECT], suffix=FULL)
 
-    def step(self, lines: list[bytes]) -> tuple[ingest.IngestReport, dict[str, int]]:
-        """Land, sync, build incrementally and as a full refresh, compare; return the
-        ingest report and the rows each incremental model merged."""
+    def step(
+        self, lines: list[bytes], *, full_refresh: bool = True
+    ) -> tuple[ingest.IngestReport, dict[str, int]]:
+        """Land, sync, build incrementally (and as a full refresh, for the comparison);
+        return the ingest report and the rows each incremental model merged."""
         report = self.land(lines)
         self.sync()
         result = self.build()
-        self.full_refresh()
+        if full_refresh:
+            self.full_refresh()
         return report, rows_merged(result)
 
     def query(self, statement: str, params=None) -> list[tuple]:

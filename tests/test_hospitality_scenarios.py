@@ -153,7 +153,7 @@ def test_scenario_2_a_late_cancellation_corrects_revenue_and_occupancy(hospitali
     env = hospitality_built
     day = env.clock.replace(hour=10, minute=0, second=0, microsecond=0) + timedelta(days=1)
     created = booking_created("evt_s2_create", "BS2-LATE", day, prop="PROP007", amount=640.0)
-    env.step([ingest.dumps(created)])
+    env.step([ingest.dumps(created)], full_refresh=False)
 
     def revenue():
         return env.query(
@@ -174,7 +174,8 @@ def test_scenario_2_a_late_cancellation_corrects_revenue_and_occupancy(hospitali
     env.step(
         env.simulate(
             400, day + timedelta(minutes=6), seed=12, rate=400 / (4 * 3600), burst_bookings=0
-        )
+        ),
+        full_refresh=False,
     )
     revenue_before, sold_before = revenue(), sold()
     cancel = {
