@@ -14,7 +14,14 @@ from headwater import config, db
 config.disable_telemetry()
 
 # Fixtures shared by several test modules live in plain modules next to this file.
-pytest_plugins = ["sync_env", "databases", "restaurant_env", "betting_env", "figures"]
+pytest_plugins = [
+    "sync_env",
+    "databases",
+    "restaurant_env",
+    "hospitality_env",
+    "betting_env",
+    "figures",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -60,3 +60,7 @@ def type_float():
 
 def split_part(string_text, delimiter_text, part_number):
     return f"split_part({string_text}, {delimiter_text}, {part_number})"
+
+
+def right(string_text, length_expression):
+    return f"right({string_text}, {length_expression})"
