@@ -277,3 +277,14 @@ def test_plants_file_names_only_checks_that_exist():
                 )
             for table, checks in (yaml.safe_load(path.read_text()) or {}).items():
                 assert set(checks) <= names.get(table, set()), (path, table)
+
+
+def test_the_demo_report_reads_the_published_marts(built):
+    """`make demo` ends with each domain's report (DEMO_REPORT) on `analytics`: every query
+    runs on what the pipeline published, and returns rows."""
+    queries = demo.demo_module(built["domain"]).DEMO_REPORT
+    assert queries
+    with psycopg.connect(built["url"]) as conn:
+        for title, query in queries.items():
+            rows = conn.execute(query).fetchall()
+            assert rows, f"{built['domain']} demo report {title!r} returned no rows"

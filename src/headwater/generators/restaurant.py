@@ -955,10 +955,13 @@ DEMO_REPORT = {
         from analytics.fct_restaurant_orders
     """,
     "Best-selling items": """
-        select item_name, category, sum(quantity) as quantity, sum(order_count) as orders
-        from analytics.fct_restaurant_item_minutes
-        group by item_name, category
-        order by quantity desc, item_name
+        select items.item_name, items.category, sum(minutes.quantity) as quantity,
+            sum(minutes.order_count) as orders
+        from analytics.fct_restaurant_item_minutes as minutes
+        inner join analytics.dim_restaurant_menu_items as items
+            on minutes.item_id = items.item_id
+        group by items.item_name, items.category
+        order by quantity desc, items.item_name
         limit 5
     """,
 }
