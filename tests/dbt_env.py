@@ -85,3 +85,15 @@ class InProcessDbt:
         result = dbt.DbtResult(args=args, returncode=0 if done.success else 1, results=results)
         assert done.success, dbt.failure_message(result, "local") + f" {done.exception or ''}"
         return result
+
+
+def emulator_build(artifacts: Path, *args: str) -> dbt.DbtResult:
+    """`dbt <args>` on the BigQuery emulator target, as the CLI runs it (a subprocess)."""
+    return dbt.run(
+        [*args, "--no-use-colors"],
+        target="bigquery_emulator",
+        capture=True,
+        env={"HEADWATER_DBT_THREADS": "2"},
+        target_path=artifacts / "bigquery",
+        timeout=900,
+    )

@@ -11,7 +11,8 @@ from __future__ import annotations
 import pytest
 
 from betting_env import INCREMENTAL, MARTS, SELECT
-from headwater import bigquery, dbt
+from dbt_env import emulator_build
+from headwater import bigquery
 
 pytestmark = [pytest.mark.integration, pytest.mark.bigquery, pytest.mark.slow]
 
@@ -47,17 +48,6 @@ def emulator(betting_built):
         bigquery.stop_emulator()
 
 
-def _build(artifacts, *args: str) -> dbt.DbtResult:
-    return dbt.run(
-        [*args, "--no-use-colors"],
-        target="bigquery_emulator",
-        capture=True,
-        env={"HEADWATER_DBT_THREADS": "2"},
-        target_path=artifacts / "bigquery",
-        timeout=900,
-    )
-
-
 def _figures(run) -> dict:
     figures = {
         f"{mart} rows": run(f"select {how} from marts{{}}.{mart}", mart)
@@ -78,7 +68,9 @@ def test_betting_models_on_the_emulator_match_postgres(betting_built, emulator):
         *(f"{path},resource_type:snapshot" for path in SELECT),
         *(f"{path},{test}" for path in SELECT for test in OWN_TESTS),
     ]
-    result = _build(env.artifacts, "build", "--select", *selection, "--indirect-selection", "empty")
+    result = emulator_build(
+        env.artifacts, "build", "--select", *selection, "--indirect-selection", "empty"
+    )
     assert set(result.statuses()) <= {"success", "pass"}, result.statuses()
     kinds = {node["unique_id"].split(".")[0] for node in result.results}
     assert kinds == {"model", "snapshot", "test"}, kinds
@@ -90,7 +82,7 @@ def test_betting_models_on_the_emulator_match_postgres(betting_built, emulator):
 
     assert _figures(on_bigquery) == expected
 
-    again = _build(env.artifacts, "run", "--select", *SELECT)
+    again = emulator_build(env.artifacts, "run", "--select", *SELECT)
     assert {node["status"] for node in again.results} == {"success"}
     compiled = next(
         (env.artifacts / "bigquery" / "run" / "headwater" / "models" / "marts").rglob(

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from headwater import bigquery, dbt
+from dbt_env import emulator_build
+from headwater import bigquery
 from restaurant_env import INCREMENTAL, MARTS, SELECT
 
 pytestmark = [pytest.mark.integration, pytest.mark.bigquery, pytest.mark.slow]
@@ -37,17 +38,6 @@ def emulator(restaurant_built):
         yield status
     finally:
         bigquery.stop_emulator()
-
-
-def _build(artifacts, *args: str) -> dbt.DbtResult:
-    return dbt.run(
-        [*args, "--no-use-colors"],
-        target="bigquery_emulator",
-        capture=True,
-        env={"HEADWATER_DBT_THREADS": "2"},
-        target_path=artifacts / "bigquery",
-        timeout=900,
-    )
 
 
 def _bigquery_counts(status) -> dict:
@@ -82,13 +72,15 @@ def test_restaurant_models_on_the_emulator_match_postgres(restaurant_built, emul
         *(f"{path},resource_type:unit_test" for path in SELECTION),
         *(f"{path},{test}" for path in SELECTION for test in OWN_TESTS),
     ]
-    result = _build(env.artifacts, "build", "--select", *selection, "--indirect-selection", "empty")
+    result = emulator_build(
+        env.artifacts, "build", "--select", *selection, "--indirect-selection", "empty"
+    )
     assert set(result.statuses()) <= {"success", "pass"}, result.statuses()
     kinds = {node["unique_id"].split(".")[0] for node in result.results}
     assert kinds == {"model", "test", "unit_test"}, kinds
     assert _bigquery_counts(emulator) == expected
 
-    again = _build(env.artifacts, "run", "--select", *SELECTION)
+    again = emulator_build(env.artifacts, "run", "--select", *SELECTION)
     assert {node["status"] for node in again.results} == {"success"}
     compiled = next(
         (env.artifacts / "bigquery" / "run" / "headwater" / "models" / "marts").rglob(
