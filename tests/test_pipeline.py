@@ -1,8 +1,10 @@
-"""`headwater run --every`: the micro-batch loop's cadence and its handling of failed ticks."""
+"""`headwater run --every`: the micro-batch loop's freshness bound and its handling of failed
+ticks."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from itertools import pairwise
 
 import pytest
 
@@ -10,7 +12,9 @@ from headwater import pipeline
 from headwater.errors import HeadwaterError
 
 
-def test_ticks_keep_their_cadence_and_a_failed_tick_does_not_stop_the_loop(monkeypatch):
+def test_ticks_start_early_enough_to_keep_the_bound_and_a_failed_tick_does_not_stop_the_loop(
+    monkeypatch,
+):
     clock = {"now": 0.0}
     calls = []
 
@@ -30,9 +34,10 @@ def test_ticks_keep_their_cadence_and_a_failed_tick_does_not_stop_the_loop(monke
     assert [t.number for t in ticks] == [1, 2, 3, 4]
     assert [t.error is None for t in ticks] == [True, False, True, True]
     assert "raw gate failed" in ticks[1].error
-    # Every tick runs the micro-batch selection, starting on the 10-second grid.
+    # Every tick runs the micro-batch selection. Ticks take 2 s, so each starts 10 - 2 x 1.25
+    # s after the previous one: what lands just after a tick starts is in the marts in 10 s.
     assert [c[1] for c in calls] == [True] * 4
-    assert [c[2] for c in calls] == [0.0, 10.0, 20.0, 30.0]
+    assert [c[2] for c in calls] == [0.0, 7.5, 15.0, 22.5]
 
 
 def test_a_slow_tick_delays_the_next_one_without_overlap(monkeypatch):
@@ -52,7 +57,43 @@ def test_a_slow_tick_delays_the_next_one_without_overlap(monkeypatch):
         iterations=3,
         sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
     )
-    assert starts == [0.0, 15.0, 25.0]
+    # The 15-s tick overran the bound: the next starts at once, and the one after it still
+    # allows for a tick as long as the longest of the last three.
+    assert starts == [0.0, 15.0, 16.0]
+
+
+@pytest.mark.parametrize("durations", [[3.0] * 8, [1.0, 1.2, 1.5, 1.8, 2.2, 1.0, 1.25, 1.5]])
+def test_nothing_waits_longer_than_the_bound_while_ticks_fit_in_it(monkeypatch, durations):
+    """Landing just after tick i starts, an event shows when tick i + 1 ends: that must be
+    within `every` whenever a tick is no longer than 1.25 x the longest of the three before
+    it."""
+    clock = {"now": 0.0}
+    spans = []
+    pending = list(durations)
+
+    def fake_run(domain, *, target, micro_batch):
+        start = clock["now"]
+        clock["now"] += pending.pop(0)
+        spans.append((start, clock["now"]))
+        return pipeline.RunReport(domain)
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock["now"])
+    pipeline.run_every(
+        "hospitality",
+        timedelta(seconds=10),
+        iterations=len(durations),
+        sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
+    )
+    waits = [
+        spans[i + 1][1] - spans[i][0]
+        for i in range(len(spans) - 1)
+        if durations[i + 1] <= pipeline.TICK_MARGIN * max(durations[max(0, i - 2) : i + 1])
+    ]
+    assert waits and max(waits) <= 10.0
+    # And no tick starts more often than it must: steady 3-s ticks start 6.25 s apart.
+    if len(set(durations)) == 1:
+        assert [b[0] - a[0] for a, b in pairwise(spans)] == [6.25] * (len(spans) - 1)
 
 
 def test_the_interval_must_be_positive():

@@ -467,8 +467,9 @@ def dbt_cmd(target: str, dbt_args: tuple[str, ...]) -> None:
     default=None,
     is_flag=False,
     flag_value="",
-    help="Micro-batch mode: run again every DURATION (e.g. 60s, 5m; without a value, the "
-    "pipeline's micro_batch.every). Ctrl-C stops.",
+    help="Micro-batch mode: keep the marts at most DURATION behind ingestion (e.g. 60s, 5m; "
+    "without a value, the pipeline's micro_batch.every). Ticks start DURATION apart less the "
+    "time a tick takes. Ctrl-C stops.",
 )
 @click.option(
     "--iterations", type=click.IntRange(min=1), default=None, help="With --every: stop after N."
@@ -494,9 +495,10 @@ def run_cmd(
     """Run DOMAIN's pipeline once: sync → raw gate → dbt build → marts gate → publish.
 
     Stops at the first failure; `analytics` then keeps the last good marts. Airflow runs the
-    same steps as separate tasks (dags/). With --every, runs the pipeline's micro-batch
-    selection on a fixed cadence and prints one line per tick; a failed tick is reported and
-    the next one retries.
+    same steps as separate tasks (dags/). With --every DURATION, runs the pipeline's
+    micro-batch selection in a loop that keeps the marts at most DURATION behind ingestion
+    (each tick starts DURATION after the previous one, less the time a tick takes) and
+    prints one line per tick; a failed tick is reported and the next one retries.
     """
     from headwater import pipeline
 

@@ -147,7 +147,7 @@ class MicroBatch(_Model):
     # the models dashboards read every minute, leaving slow batch marts to the schedule.
     select: list[str] = []
     exclude: list[str] = []
-    # The interval `--every` uses when given without one.
+    # The freshness bound `--every` keeps when given without one (headwater.pipeline.run_every).
     every: timedelta = timedelta(minutes=1)
     # The pipeline steps a tick runs, in pipeline order (default: all of them). A domain
     # whose live dashboards read the marts directly can tick with [sync, dbt] and leave
