@@ -60,8 +60,8 @@ db-start: $(STAMP) ## start the embedded PostgreSQL
 db-stop: $(STAMP) ## stop the embedded PostgreSQL
 	$(HW) db stop
 
-bench: $(STAMP) ## run every benchmark in benchmarks/ at its default size (1M orders); BENCH_ARGS="--scale 0.5" to shrink
-	$(HW) bench all $(BENCH_ARGS)
+bench: $(STAMP) ## run every benchmark in benchmarks/ at its quick size (under 30 min on 2 cores); BENCH_ARGS="--scale 1" for full size
+	$(HW) bench all --quick $(BENCH_ARGS)
 
 clean: ## stop the server and remove local state (keeps .venv)
 	-$(HW) db stop

@@ -34,6 +34,8 @@ from headwater.orchestration import load_pipeline
 from headwater.sources.hospitality.events import SPEC
 
 NAME = "hospitality_freshness"
+# `make bench`: the full rate (100 events/s) and 5 probes; its size does not shrink.
+QUICK = {"scale": 1.0, "repetitions": 5}
 TARGET_SECONDS = 60.0
 TARGET_RATE = 100.0
 log = logging.getLogger(__name__)

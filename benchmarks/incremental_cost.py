@@ -34,6 +34,8 @@ from headwater.generators import marketplace
 from headwater.pipeline import dbt_selection
 
 NAME = "incremental_cost"
+# `make bench`: bases of 2k and 20k orders, deltas of 200 and 20 orders, two repetitions.
+QUICK = {"scale": 0.02, "repetitions": 2}
 log = logging.getLogger(__name__)
 
 BASES = (100_000, 1_000_000)  # orders, at scale 1

@@ -40,6 +40,8 @@ from headwater.connection import load_connection
 from headwater.errors import HeadwaterError
 
 NAME = "sync_throughput"
+# `make bench`: 20k orders (208k rows), three interleaved repetitions.
+QUICK = {"scale": 0.02, "repetitions": 3}
 log = logging.getLogger(__name__)
 
 ORDERS = 1_000_000  # at scale 1

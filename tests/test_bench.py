@@ -111,6 +111,46 @@ def test_the_cli_runs_a_benchmark_prints_its_table_and_writes_a_record(fake_benc
     assert len(machine["load_average_before"]) == 3
 
 
+def test_quick_runs_each_benchmark_at_its_own_size_and_explicit_sizes_win(fake_benchmarks, pg_home):
+    _write(
+        fake_benchmarks,
+        "counting",
+        GOOD.format(name="counting") + '\n    QUICK = {"scale": 0.25, "repetitions": 3}\n',
+    )
+    _write(fake_benchmarks, "plain", GOOD.format(name="plain"))
+
+    def parameters(*args):
+        result = CliRunner().invoke(cli.main, ["bench", "--json", *args])
+        assert result.exit_code == 0, result.output
+        records = json.loads(result.output)
+        records = records if isinstance(records, list) else [records]
+        return {r["benchmark"]: (r["parameters"], r["arguments"].get("quick")) for r in records}
+
+    got = parameters("all", "--quick")
+    assert got["counting"] == ({"scale": 0.25, "repetitions": 3, "smoke": False}, True)
+    # Without a QUICK: scale 1 and the module's own repetitions.
+    assert got["plain"] == ({"scale": 1.0, "repetitions": 5, "smoke": False}, True)
+    assert parameters("counting", "--quick", "--scale", "0.5")["counting"][0] == {
+        "scale": 0.5,
+        "repetitions": 3,
+        "smoke": False,
+    }
+    assert parameters("counting")["counting"] == (
+        {"scale": 1.0, "repetitions": 5, "smoke": False},
+        None,
+    )
+    listed = CliRunner().invoke(cli.main, ["bench", "--list"])
+    assert "(quick: --scale 0.25 -n 3)" in listed.output
+
+
+def test_a_quick_size_that_is_not_one_is_refused(fake_benchmarks):
+    _write(
+        fake_benchmarks, "counting", GOOD.format(name="counting") + '\n    QUICK = {"scale": 0}\n'
+    )
+    with pytest.raises(HeadwaterError, match=r"benchmarks/counting.py: QUICK must be a dict"):
+        bench.discover()
+
+
 def test_the_cli_lists_and_names_unknown_benchmarks(fake_benchmarks):
     _write(fake_benchmarks, "counting", GOOD.format(name="counting"))
     listed = CliRunner().invoke(cli.main, ["bench", "--list"])

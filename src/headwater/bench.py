@@ -77,6 +77,11 @@ class Benchmark:
     def summary(self) -> str:
         return self.description.split("\n\n")[0].replace("\n", " ") if self.description else ""
 
+    @property
+    def quick(self) -> dict[str, Any]:
+        """The size `make bench` runs it at (the module's QUICK; scale 1 when it has none)."""
+        return {"scale": 1.0, **getattr(self.module, "QUICK", {})}
+
 
 def module_paths() -> list[Path]:
     """Every benchmark module file: `benchmarks/*.py` whose name does not start with `_`."""
@@ -114,6 +119,18 @@ def load(path: Path) -> Benchmark:
         raise HeadwaterError(
             f"{shown}: run() does not take {', '.join(sorted(missing))} (see benchmarks/README.md)"
         )
+    quick = getattr(module, "QUICK", {})
+    if (
+        not isinstance(quick, dict)
+        or set(quick) - {"scale", "repetitions"}
+        or not _is_number(quick.get("scale", 1.0))
+        or not quick.get("scale", 1.0) > 0
+        or not isinstance(quick.get("repetitions", 1), int)
+        or not quick.get("repetitions", 1) >= 1
+    ):
+        raise HeadwaterError(
+            f"{shown}: QUICK must be a dict of a positive scale and repetitions >= 1, got {quick!r}"
+        )
     return Benchmark(name, path, module)
 
 
@@ -150,13 +167,23 @@ def select(names: Sequence[str]) -> list[Benchmark]:
 def run(
     bench: Benchmark,
     *,
-    scale: float = 1.0,
+    scale: float | None = None,
     repetitions: int | None = None,
     smoke: bool = False,
+    quick: bool = False,
     write: bool = True,
     out_dir: Path | None = None,
 ) -> dict[str, Any]:
-    """Run one benchmark and return its record (written as JSON unless `write` is false)."""
+    """Run one benchmark and return its record (written as JSON unless `write` is false).
+
+    `quick` runs it at the module's QUICK size (what `make bench` uses, every benchmark in
+    under 30 minutes on 2 cores); a `scale` or `repetitions` given as well wins. Otherwise
+    the scale is 1 and the repetitions the module's own.
+    """
+    if quick:
+        scale = bench.quick["scale"] if scale is None else scale
+        repetitions = bench.quick.get("repetitions") if repetitions is None else repetitions
+    scale = 1.0 if scale is None else scale
     if not scale > 0:
         raise HeadwaterError(f"--scale must be positive, got {scale}")
     kwargs: dict[str, Any] = {"scale": scale, "smoke": smoke}
@@ -177,7 +204,7 @@ def run(
         "started_at": started_at.isoformat(timespec="seconds"),
         "seconds": round(seconds, 2),
         "command": _command(),
-        "arguments": kwargs,
+        "arguments": {**kwargs, "quick": True} if quick else kwargs,
         "machine": machine_info(load_before=load_before, load_after=_load_average()),
         **result,
     }

@@ -970,9 +970,9 @@ def demo_cmd(domains: tuple[str, ...], scale: float) -> None:
 @click.argument("names", nargs=-1, metavar="[NAME|all]...")
 @click.option(
     "--scale",
-    default=1.0,
-    show_default=True,
-    help="Size factor; each benchmark says what 1 means (its --list line).",
+    type=float,
+    default=None,
+    help="Size factor; each benchmark says what 1 means (its --list line). Default: 1.",
 )
 @click.option(
     "--repetitions",
@@ -982,13 +982,20 @@ def demo_cmd(domains: tuple[str, ...], scale: float) -> None:
     help="Repetitions of each measurement (default: the benchmark's own).",
 )
 @click.option("--smoke", is_flag=True, help="The tiniest run of every code path (seconds).")
+@click.option(
+    "--quick",
+    is_flag=True,
+    help="Each benchmark at its quick size (its QUICK; shown by --list): what `make bench` "
+    "runs, every benchmark in under 30 minutes on 2 cores. --scale and -n override it.",
+)
 @click.option("--list", "list_only", is_flag=True, help="List the benchmarks and exit.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result records as JSON.")
 def bench_cmd(
     names: tuple[str, ...],
-    scale: float,
+    scale: float | None,
     repetitions: int | None,
     smoke: bool,
+    quick: bool,
     list_only: bool,
     as_json: bool,
 ) -> None:
@@ -1003,17 +1010,20 @@ def bench_cmd(
     Examples:
       headwater bench --list
       headwater bench sync_throughput --scale 1 --repetitions 5
-      headwater bench all            (what `make bench` runs)
+      headwater bench all --quick    (what `make bench` runs)
+      headwater bench all            (every benchmark at scale 1: hours)
     """
     from headwater import bench
 
     if list_only or not names:
         benchmarks = bench.select([])
         if as_json:
-            emit_json([{"name": b.name, "summary": b.summary} for b in benchmarks])
+            emit_json(
+                [{"name": b.name, "summary": b.summary, "quick": b.quick} for b in benchmarks]
+            )
         else:
             for b in benchmarks:
-                click.echo(f"{b.name:<24} {b.summary}")
+                click.echo(f"{b.name:<24} {b.summary} (quick: {_quick_size(b.quick)})")
         return
     failed: list[str] = []
     records = []
@@ -1021,7 +1031,9 @@ def bench_cmd(
         if not as_json:
             click.echo(f"→ benchmark {benchmark.name}", err=True)
         try:
-            record = bench.run(benchmark, scale=scale, repetitions=repetitions, smoke=smoke)
+            record = bench.run(
+                benchmark, scale=scale, repetitions=repetitions, smoke=smoke, quick=quick
+            )
         except HeadwaterError as exc:
             if len(names) == 1 and names[0] != "all":
                 raise
@@ -1035,6 +1047,11 @@ def bench_cmd(
         emit_json(records if len(records) != 1 else records[0])
     if failed:
         raise HeadwaterError(f"{len(failed)} benchmark(s) failed: {', '.join(failed)}")
+
+
+def _quick_size(quick: dict) -> str:
+    size = f"--scale {quick['scale']:g}"
+    return size + (f" -n {quick['repetitions']}" if "repetitions" in quick else "")
 
 
 def _format_number(value) -> str:
