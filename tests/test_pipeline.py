@@ -12,54 +12,50 @@ from headwater import pipeline
 from headwater.errors import HeadwaterError
 
 
+def loop(monkeypatch, domain, durations, *, fail_tick=None, every=10.0):
+    """Run `run_every` on a fake clock: tick n takes durations[n - 1] seconds (tick
+    `fail_tick` fails). Returns (ticks, the (start, end) of each tick's run)."""
+    clock = {"now": 0.0}
+    spans = []
+    pending = list(durations)
+
+    def fake_run(name, *, target, micro_batch):
+        assert (name, micro_batch) == (domain, True)
+        start = clock["now"]
+        clock["now"] += pending.pop(0)
+        spans.append((start, clock["now"]))
+        if len(spans) == fail_tick:
+            raise HeadwaterError(f"{domain} raw gate failed: 1 of 9 checks")
+        return pipeline.RunReport(name)
+
+    monkeypatch.setattr(pipeline, "run", fake_run)
+    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock["now"])
+    ticks = pipeline.run_every(
+        domain,
+        timedelta(seconds=every),
+        iterations=len(durations),
+        sleep=lambda seconds: clock.__setitem__("now", clock["now"] + seconds),
+    )
+    return ticks, spans
+
+
 def test_ticks_start_early_enough_to_keep_the_bound_and_a_failed_tick_does_not_stop_the_loop(
     monkeypatch,
 ):
-    clock = {"now": 0.0}
-    calls = []
-
-    def fake_run(domain, *, target, micro_batch):
-        calls.append((domain, micro_batch, clock["now"]))
-        clock["now"] += 2.0  # each tick takes 2 s
-        if len(calls) == 2:
-            raise HeadwaterError("hospitality raw gate failed: 1 of 9 checks")
-        return pipeline.RunReport(domain)
-
-    def fake_sleep(seconds):
-        clock["now"] += seconds
-
-    monkeypatch.setattr(pipeline, "run", fake_run)
-    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock["now"])
-    ticks = pipeline.run_every("hospitality", timedelta(seconds=10), iterations=4, sleep=fake_sleep)
+    ticks, spans = loop(monkeypatch, "hospitality", [2.0] * 4, fail_tick=2)
     assert [t.number for t in ticks] == [1, 2, 3, 4]
     assert [t.error is None for t in ticks] == [True, False, True, True]
     assert "raw gate failed" in ticks[1].error
-    # Every tick runs the micro-batch selection. Ticks take 2 s, so each starts 10 - 2 x 1.25
-    # s after the previous one: what lands just after a tick starts is in the marts in 10 s.
-    assert [c[1] for c in calls] == [True] * 4
-    assert [c[2] for c in calls] == [0.0, 7.5, 15.0, 22.5]
+    # Ticks take 2 s, so each starts 10 - 2 x 1.25 s after the previous one: what lands
+    # just after a tick starts is in the marts within 10 s.
+    assert [start for start, _ in spans] == [0.0, 7.5, 15.0, 22.5]
 
 
 def test_a_slow_tick_delays_the_next_one_without_overlap(monkeypatch):
-    clock = {"now": 0.0}
-    starts = []
-
-    def fake_run(domain, *, target, micro_batch):
-        starts.append(clock["now"])
-        clock["now"] += 15.0 if len(starts) == 1 else 1.0
-        return pipeline.RunReport(domain)
-
-    monkeypatch.setattr(pipeline, "run", fake_run)
-    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock["now"])
-    pipeline.run_every(
-        "restaurant",
-        timedelta(seconds=10),
-        iterations=3,
-        sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
-    )
+    _, spans = loop(monkeypatch, "restaurant", [15.0, 1.0, 1.0])
     # The 15-s tick overran the bound: the next starts at once, and the one after it still
     # allows for a tick as long as the longest of the last three.
-    assert starts == [0.0, 15.0, 16.0]
+    assert [start for start, _ in spans] == [0.0, 15.0, 16.0]
 
 
 @pytest.mark.parametrize("durations", [[3.0] * 8, [1.0, 1.2, 1.5, 1.8, 2.2, 1.0, 1.25, 1.5]])
@@ -67,24 +63,7 @@ def test_nothing_waits_longer_than_the_bound_while_ticks_fit_in_it(monkeypatch, 
     """Landing just after tick i starts, an event shows when tick i + 1 ends: that must be
     within `every` whenever a tick is no longer than 1.25 x the longest of the three before
     it."""
-    clock = {"now": 0.0}
-    spans = []
-    pending = list(durations)
-
-    def fake_run(domain, *, target, micro_batch):
-        start = clock["now"]
-        clock["now"] += pending.pop(0)
-        spans.append((start, clock["now"]))
-        return pipeline.RunReport(domain)
-
-    monkeypatch.setattr(pipeline, "run", fake_run)
-    monkeypatch.setattr(pipeline.time, "monotonic", lambda: clock["now"])
-    pipeline.run_every(
-        "hospitality",
-        timedelta(seconds=10),
-        iterations=len(durations),
-        sleep=lambda s: clock.__setitem__("now", clock["now"] + s),
-    )
+    _, spans = loop(monkeypatch, "hospitality", durations)
     waits = [
         spans[i + 1][1] - spans[i][0]
         for i in range(len(spans) - 1)
