@@ -14,7 +14,10 @@ tier history and event log too: every stream of airbyte/connections/marketplace.
 Runs are interleaved (the order rotates each repetition) and each run starts from an empty
 schema after a CHECKPOINT. Reported: rows/s and MB/s (MB: the size of the tables' COPY text,
 the same for every contender) and the throughput ratios headwater / copy_pipe and
-headwater / dlt per repetition, min / median / max.
+headwater / dlt per repetition, min / median / max. Where headwater's time goes: the share
+of each run in the COPY, the index builds after the load, ANALYZE and the rest (catalog
+work, state), the share of it the Python process was on a CPU, and its COPY alone against
+the pipe.
 Targets: headwater ≥ 0.8 × copy_pipe; headwater ≥ 1.5 × dlt.
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -90,11 +94,22 @@ def run(*, scale: float = 1.0, repetitions: int = DEFAULT_REPETITIONS, smoke: bo
 
     def headwater_run() -> dict[str, Any]:
         prepare()
+        cpu_before = _cpu_seconds()
         with bench.timed() as t:
             report = sync.sync(connection, source_url=source_url, warehouse_url=warehouse_url)
         rows = sum(s.rows_read for s in report.streams)
         _check_rows("headwater", rows, total_rows)
-        return {"seconds": t.seconds, "rows": rows}
+        phases = {name: 0.0 for name in PHASES}
+        for stream in report.streams:
+            for name, seconds in stream.phases.items():
+                phases[name] += seconds
+        phases["other"] = t.seconds - sum(phases.values())
+        return {
+            "seconds": t.seconds,
+            "rows": rows,
+            "phases": phases,
+            "python_cpu": _cpu_seconds() - cpu_before,
+        }
 
     def pipe_run() -> dict[str, Any]:
         prepare()
@@ -116,6 +131,19 @@ def run(*, scale: float = 1.0, repetitions: int = DEFAULT_REPETITIONS, smoke: bo
     rows_per_s = {name: [total_rows / s for s in values] for name, values in seconds.items()}
     vs_pipe = bench.ratio_spread(rows_per_s["headwater"], rows_per_s["copy_pipe"])
     vs_dlt = bench.ratio_spread(rows_per_s["headwater"], rows_per_s["dlt"])
+    # Where headwater's time goes, as shares of its run, and its COPY alone against the pipe.
+    shares = {
+        f"headwater_{name}_share": bench.spread(
+            [r["phases"][name] / r["seconds"] for r in runs["headwater"]]
+        )
+        for name in (*PHASES, "other")
+    }
+    shares["headwater_python_cpu_share"] = bench.spread(
+        [r["python_cpu"] / r["seconds"] for r in runs["headwater"]]
+    )
+    copy_vs_pipe = bench.ratio_spread(
+        seconds["copy_pipe"], [r["phases"]["copy"] for r in runs["headwater"]]
+    )
     table = []
     for name in ("headwater", "copy_pipe", "dlt"):
         table.append(
@@ -158,6 +186,8 @@ def run(*, scale: float = 1.0, repetitions: int = DEFAULT_REPETITIONS, smoke: bo
             "headwater_mb_per_s": bench.spread([mb / s for s in seconds["headwater"]], 1),
             "headwater_vs_copy_pipe": vs_pipe,
             "headwater_vs_dlt": vs_dlt,
+            "headwater_copy_alone_vs_copy_pipe": copy_vs_pipe,
+            **shares,
         },
         "rows": table,
         "targets": {
@@ -173,6 +203,15 @@ def run(*, scale: float = 1.0, repetitions: int = DEFAULT_REPETITIONS, smoke: bo
             },
         },
     }
+
+
+# The phases a stream's sync reports (headwater.sync.StreamResult.phases).
+PHASES = ("copy", "indexes", "analyze")
+
+
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _has_state(conn: psycopg.Connection) -> bool:

@@ -122,6 +122,9 @@ class StreamResult:
     generation_id: int = 0
     columns_added: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    # Where the seconds went: the COPY between the servers, index builds after a first
+    # load, ANALYZE of a large load; the rest is catalog work and the state row.
+    phases: dict[str, float] = field(default_factory=dict)
 
     @property
     def rows_per_second(self) -> float:
@@ -417,6 +420,7 @@ def _sync_stream(
             # None when too many transactions passed to place a row's xmin: then every row
             # is read and upserted (unchanged ones are skipped), and the count still checks.
             changed = _xmin_since(change_before, snapshot) if by_xmin else None
+            copy_started = time.perf_counter()
             rows = _copy_rows(
                 source,
                 warehouse,
@@ -427,6 +431,7 @@ def _sync_stream(
                 progress,
                 estimate,
             )
+            result.phases["copy"] = round(time.perf_counter() - copy_started, 3)
             if landing_is_raw:
                 result.rows_written = rows
             else:
@@ -450,11 +455,16 @@ def _sync_stream(
             source.execute("rollback")  # end the read-only snapshot
         result.rows_read = rows
 
+        indexes_started = time.perf_counter()
         for definition in rebuild_indexes:
             warehouse.execute(definition)
+        if rebuild_indexes:
+            result.phases["indexes"] = round(time.perf_counter() - indexes_started, 3)
         _drop_airbyte_defaults(warehouse, raw)
         if result.rows_written > 10_000:
+            analyze_started = time.perf_counter()
             warehouse.execute(sql.SQL("analyze {}").format(raw))
+            result.phases["analyze"] = round(time.perf_counter() - analyze_started, 3)
 
         cursor_after = _next_cursor(plan, bound, cursor_before, warehouse, raw)
         result.cursor_after = cursor_after
