@@ -285,3 +285,23 @@ def test_full_refresh_copy_is_separate(restaurant_built):
         [f"marts{INCREMENTAL}", f"marts{FULL}"],
     )
     assert rows[0][0] == 2
+
+
+def test_the_minute_rollup_is_stored_in_minute_order(restaurant_built):
+    """The dashboards read a few minutes of every location: a full build writes the rollup
+    in minute order (macros/stored_in_order.sql), so those minutes sit on adjacent pages.
+    The heap's physical order is ctid order; its ranks must follow the minute's."""
+    table = f"marts{FULL}.fct_restaurant_location_minutes"
+    (rows, correlation), *_ = restaurant_built.query(
+        f"""
+        select count(*), corr(physical, by_minute)
+        from (
+            select
+                row_number() over (order by ctid) as physical,
+                dense_rank() over (order by minute_at) as by_minute
+            from {table}
+        ) as ranked
+        """
+    )
+    assert rows > 1_000
+    assert correlation > 0.99, f"{table} is not stored in minute order: {correlation:.3f}"

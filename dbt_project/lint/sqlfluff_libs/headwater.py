@@ -112,3 +112,7 @@ def age_band(birth_date, at_date):
 
 def week_start(date_column):
     return f"cast(date_trunc('week', {date_column}) as date)"
+
+
+def stored_in_order(columns):
+    return "order by " + ", ".join(columns)

@@ -28,6 +28,10 @@
 --
 -- `_max_ingest_seq` is the newest landed event a row counts: the dashboards add the
 -- events above max(_max_ingest_seq) straight from staging (see analyses/restaurant/).
+--
+-- Written in minute order on PostgreSQL (macros/stored_in_order.sql): the last five
+-- minutes at the lunch peak of a spec-scale day are about 67,000 rows; in location order
+-- the dashboard read 20,609 pages for them, in minute order 1,259 (index included).
 with events as (
     select * from {{ ref('fct_restaurant_events') }}
 ),
@@ -109,3 +113,4 @@ final as (
 )
 
 select * from final
+{{ headwater.stored_in_order(['minute_at', 'location_id']) }}
