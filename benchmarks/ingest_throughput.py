@@ -24,7 +24,7 @@ from headwater.generators import restaurant
 from headwater.sources.restaurant.events import COLUMNS, SPEC
 
 NAME = "ingest_throughput"
-# `make bench`: 100k lines, three interleaved repetitions.
+# `make bench`: about 90k lines (a lunch-rush window sized for 100k), three interleaved repetitions.
 QUICK = {"scale": 0.2, "repetitions": 3}
 TARGET = 50_000
 log = logging.getLogger(__name__)
