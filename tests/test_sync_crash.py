@@ -90,10 +90,18 @@ def test_kill_at_random_times_then_rerun_converges(env, figures):
     env.src(
         "insert into tiers (tier, is_current) select 't' || i, true from generate_series(1, 5000) as i"
     )
+    # How long a whole run takes here (process start included): the kills land at random
+    # fractions of it, so they interrupt the run on a fast machine as on a slow one.
+    assert run_sync_process(env) == 0
+    change_source(env, 99)
+    started = time.monotonic()
+    assert run_sync_process(env) == 0
+    whole = time.monotonic() - started
     killed = 0
     for round_ in range(6):
         change_source(env, round_)
-        killed += run_sync_process(env, kill_after=rng.uniform(0.3, 1.5)) == -signal.SIGKILL
+        kill_after = rng.uniform(0.2, 0.9) * whole
+        killed += run_sync_process(env, kill_after=kill_after) == -signal.SIGKILL
     assert run_sync_process(env) == 0
     assert_converged(env)
     assert killed >= 3  # most runs were really interrupted, not finished before the kill
