@@ -261,3 +261,15 @@ def test_summary_json_shape(env):
         "seconds",
         "rows_per_second",
     }
+
+
+def test_a_stream_reports_where_its_seconds_went(env):
+    add_items(env, 10_500)
+    first = env.run(streams=["items"]).streams[0]
+    # A first load of more than 10,000 rows: the COPY, the index builds after it, ANALYZE.
+    assert set(first.phases) == {"copy", "indexes", "analyze"}
+    assert all(seconds >= 0 for seconds in first.phases.values())
+    assert sum(first.phases.values()) <= first.seconds
+    add_items(env, 3)
+    later = env.run(streams=["items"]).streams[0]
+    assert set(later.phases) == {"copy"} and later.rows_read == 3

@@ -192,11 +192,10 @@ def run_every(
     just after a tick starts waits for the next tick to start and finish. The next tick
     therefore starts `every` after this one, less the time a tick takes with a quarter to
     spare (the longest of the last three, x 1.25): with ticks of 24 s and `every` 60 s, they
-    start 30 s apart. A tick longer
-    than `every` is logged and the next one starts at once (ticks never overlap). A failed
-    tick is reported and the loop goes on: every step is idempotent, so the next tick picks
-    up what the failed one left, and `analytics` keeps the last good marts in between.
-    Returns the ticks (only when `iterations` is given).
+    start 30 s apart. A tick longer than `every` is logged and the next one starts at once
+    (ticks never overlap). A failed tick is reported and the loop goes on: every step is
+    idempotent, so the next tick picks up what the failed one left, and `analytics` keeps
+    the last good marts in between. Returns the ticks (only when `iterations` is given).
     """
     if every.total_seconds() <= 0:
         raise HeadwaterError(f"the micro-batch interval must be positive, got {every}")

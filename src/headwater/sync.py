@@ -27,7 +27,8 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
@@ -420,18 +421,17 @@ def _sync_stream(
             # None when too many transactions passed to place a row's xmin: then every row
             # is read and upserted (unchanged ones are skipped), and the count still checks.
             changed = _xmin_since(change_before, snapshot) if by_xmin else None
-            copy_started = time.perf_counter()
-            rows = _copy_rows(
-                source,
-                warehouse,
-                _select(conn_cfg, plan, [changed]) if changed is not None else select,
-                landing,
-                column_list,
-                stream.name,
-                progress,
-                estimate,
-            )
-            result.phases["copy"] = round(time.perf_counter() - copy_started, 3)
+            with _phase(result, "copy"):
+                rows = _copy_rows(
+                    source,
+                    warehouse,
+                    _select(conn_cfg, plan, [changed]) if changed is not None else select,
+                    landing,
+                    column_list,
+                    stream.name,
+                    progress,
+                    estimate,
+                )
             if landing_is_raw:
                 result.rows_written = rows
             else:
@@ -447,24 +447,23 @@ def _sync_stream(
                 result.generation_id = generation
                 warehouse.execute(sql.SQL("truncate {}").format(raw))
                 _set_airbyte_defaults(warehouse, raw, extracted_at, meta, generation)
-                rows += _copy_rows(
-                    source, warehouse, select, raw, column_list, stream.name, progress, None
-                )
+                with _phase(result, "copy"):
+                    rows += _copy_rows(
+                        source, warehouse, select, raw, column_list, stream.name, progress, None
+                    )
                 result.rows_written = _count(warehouse, raw)
         finally:
             source.execute("rollback")  # end the read-only snapshot
         result.rows_read = rows
 
-        indexes_started = time.perf_counter()
-        for definition in rebuild_indexes:
-            warehouse.execute(definition)
         if rebuild_indexes:
-            result.phases["indexes"] = round(time.perf_counter() - indexes_started, 3)
+            with _phase(result, "indexes"):
+                for definition in rebuild_indexes:
+                    warehouse.execute(definition)
         _drop_airbyte_defaults(warehouse, raw)
         if result.rows_written > 10_000:
-            analyze_started = time.perf_counter()
-            warehouse.execute(sql.SQL("analyze {}").format(raw))
-            result.phases["analyze"] = round(time.perf_counter() - analyze_started, 3)
+            with _phase(result, "analyze"):
+                warehouse.execute(sql.SQL("analyze {}").format(raw))
 
         cursor_after = _next_cursor(plan, bound, cursor_before, warehouse, raw)
         result.cursor_after = cursor_after
@@ -496,6 +495,16 @@ def _sync_stream(
     if progress:
         progress(stream.name, rows, rows)
     return result
+
+
+@contextmanager
+def _phase(result: StreamResult, name: str) -> Iterator[None]:
+    """Add the seconds of the block to the stream's `phases[name]`."""
+    started = time.perf_counter()
+    try:
+        yield
+    finally:
+        result.phases[name] = round(result.phases.get(name, 0.0) + time.perf_counter() - started, 3)
 
 
 def _copy_rows(
