@@ -79,6 +79,8 @@ def describe(bag):
                     "deferrable": getattr(t, "deferrable", None),
                     "connection_id": getattr(t, "connection_id", None),
                     "vars": getattr(t, "vars", None),
+                    "env": getattr(t, "env", None),
+                    "max_active_tis_per_dag": t.max_active_tis_per_dag,
                     "trigger_rule": str(getattr(t.trigger_rule, "value", t.trigger_rule)),
                     "select": getattr(t, "select", None),
                     "retry_policy": type(getattr(t, "retry_policy", None)).__name__,
@@ -169,6 +171,9 @@ class TestDagBag:
                 assert task["owner"] == "data-platform", (dag_id, task_id)
                 # (the watcher producer also backs up its results before a retry)
                 assert "on_failure" in task["alerts"], (dag_id, task_id)
+                # A backfill's runs and the scheduled runs are limited separately: no task
+                # (sync, dbt build, gate, publish) may run in two of them at once.
+                assert task["max_active_tis_per_dag"] == 1, (dag_id, task_id)
 
     def test_pipeline_shape(self, dagbag):
         dag = dagbag["dags"]["marketplace_elt"]
@@ -204,10 +209,14 @@ class TestDagBag:
                 assert task["trigger_rule"] in ("all_success", "none_failed"), task_id
             # Test failures fail at once; everything else keeps its retries.
             assert task["retry_policy"] == "DbtTestFailurePolicy", task_id
-        # Every dbt task gets the run's data interval.
+        # Every dbt task gets the run's data interval, in the environment: as --vars, a new
+        # interval would make dbt re-parse the project on every run.
         for task_id, task in dbt_tasks.items():
-            if task["vars"] is not None:
-                assert set(task["vars"]) == {"data_interval_start", "data_interval_end"}, task_id
+            assert set(task["env"]) == {
+                "HEADWATER_DATA_INTERVAL_START",
+                "HEADWATER_DATA_INTERVAL_END",
+            }, task_id
+            assert not task["vars"], task_id
 
     def test_models_tests_follow_their_model(self, dagbag):
         tasks = dagbag["dags"]["marketplace_elt"]["tasks"]
@@ -382,3 +391,37 @@ def test_local_airflow_config_keeps_each_home_apart(tmp_path):
     assert cfg["logging"]["triggerer_log_server_port"] == "8782"
     assert cfg["cosmos"]["cache_dir"] == str(tmp_path / "a" / "cosmos")
     assert cfg["cosmos"]["enable_watcher_reliable_retry"] == "False"
+
+
+def test_the_scheduler_starts_with_what_its_task_processes_import():
+    """The LocalExecutor forks every task from the scheduler: a scheduler that imported the DAG
+    factory, cosmos and dbt first saves each task process importing them again."""
+    from headwater import airflow_local
+
+    command = airflow_local.component_command("scheduler")
+    assert command[1:] == ["-m", "headwater.airflow_local", "run", "scheduler"]
+    assert airflow_local.component_command("triggerer")[1:] == ["triggerer"]
+    script = (
+        "import sys, airflow.__main__ as cli\n"
+        "from headwater import airflow_local\n"
+        "def main():\n"
+        "    loaded = [m for m in airflow_local.TASK_IMPORTS if m in sys.modules]\n"
+        "    print('ARGV', sys.argv, 'LOADED', loaded)\n"
+        "cli.main = main\n"
+        "sys.exit(airflow_local.main(['run', 'scheduler']))\n"
+    )
+    before = subprocess.run(
+        [sys.executable, "-c", "import sys, airflow.__main__; print(sorted(sys.modules))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "dbt.cli.main" not in before.stdout, "importing Airflow alone does not load dbt"
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    line = next(x for x in proc.stdout.splitlines() if x.startswith("ARGV"))
+    assert line == (f"ARGV ['airflow', 'scheduler'] LOADED {list(airflow_local.TASK_IMPORTS)}"), (
+        line
+    )

@@ -441,3 +441,30 @@ def test_snapshot_records_a_soft_deleted_seller(built):
     )
     # The tier it held until now, closed; then the deletion record, open.
     assert records[-2:] == [("False", False), ("True", True)], records
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+def test_the_interval_from_the_environment_bounds_a_run_and_keeps_the_partial_parse(built):
+    """The DAGs pass their data interval in HEADWATER_DATA_INTERVAL_START, not as --vars: a
+    model reads it when it executes, so a new interval each run leaves dbt's partial parse
+    valid (new vars would make it re-parse the whole project)."""
+    target_path = built.artifacts / "interval_env"
+    compiled = target_path / "compiled/headwater/models/marts/marketplace/fct_daily_sales.sql"
+    outputs = []
+    for start in ("2001-02-03T04:05:06+00:00", "2002-03-04T05:06:07+00:00"):
+        result = dbt.run(
+            ["compile", "--select", "fct_daily_sales", "--no-use-colors"],
+            vars=VARS,
+            warehouse_url=built.warehouse_url,
+            capture=True,
+            env={
+                "HEADWATER_DBT_SCHEMA_SUFFIX": INCREMENTAL,
+                "HEADWATER_DATA_INTERVAL_START": start,
+            },
+            target_path=target_path,
+        )
+        outputs.append(result.stdout)
+        assert f"least(cast('{start}'" in compiled.read_text(), start
+    assert "Unable to do partial parsing" in outputs[0], "the first compile parses from scratch"
+    assert "Unable to do partial parsing" not in outputs[1], outputs[1][-2000:]

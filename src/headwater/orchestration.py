@@ -18,8 +18,12 @@ The pipeline DAG is
   report each node's result (cosmos `ExecutionMode.WATCHER`); `dbt.execution: local` runs one
   dbt command per model and per test instead, several times slower (see "the watcher
   execution" below).
-* dbt gets the run's data interval as the vars `data_interval_start` and
-  `data_interval_end` (ISO 8601), so a rerun or a backfill reprocesses exactly that window.
+* dbt gets the run's data interval (ISO 8601) in the environment variables
+  HEADWATER_DATA_INTERVAL_START / _END, so a rerun or a backfill reprocesses exactly that
+  window; the models read them at run time, which keeps dbt's partial parse valid from one
+  run to the next.
+* No task runs in two of a DAG's runs at once (`max_active_tis_per_dag`), so a backfill
+  next to the hourly run never runs two builds, syncs or publishes together.
 
 Importing a DAG file does no work: no database connection, no clock, no dbt invocation.
 The dbt graph comes from a manifest file built beforehand by `build_manifest()` (the local
@@ -63,17 +67,22 @@ TELEMETRY_OFF = {
     "SODA_CORE_TELEMETRY_ENABLED": "false",
 }
 
-# The dbt vars every dbt task gets: the run's data interval, falling back to the run's
-# time for runs without one (a manual run triggered without a logical date).
-INTERVAL_VARS = {
-    "data_interval_start": "{{ (data_interval_start or dag_run.run_after).isoformat() }}",
-    "data_interval_end": "{{ (data_interval_end or dag_run.run_after).isoformat() }}",
+# The data interval every dbt task gets, as environment variables the models read at run time
+# (macros/incremental/incremental_lower_bound.sql): the run's interval, falling back to the
+# run's time for runs without one (a manual run triggered without a logical date). Not as dbt
+# `--vars`: dbt discards its partial parse whenever the vars change, and they would change
+# every run, so each run would re-parse the whole project (about 15 s here).
+INTERVAL_START_ENV = "HEADWATER_DATA_INTERVAL_START"
+INTERVAL_END_ENV = "HEADWATER_DATA_INTERVAL_END"
+INTERVAL_ENV = {
+    INTERVAL_START_ENV: "{{ (data_interval_start or dag_run.run_after).isoformat() }}",
+    INTERVAL_END_ENV: "{{ (data_interval_end or dag_run.run_after).isoformat() }}",
 }
 
 # The maintenance DAG's window: the `start` / `end` params when given, else the run's own.
-MAINTENANCE_VARS = {
-    "data_interval_start": "{{ params.start or (data_interval_start or dag_run.run_after).isoformat() }}",
-    "data_interval_end": "{{ params.end or (data_interval_end or dag_run.run_after).isoformat() }}",
+MAINTENANCE_ENV = {
+    INTERVAL_START_ENV: "{{ params.start or (data_interval_start or dag_run.run_after).isoformat() }}",
+    INTERVAL_END_ENV: "{{ params.end or (data_interval_end or dag_run.run_after).isoformat() }}",
 }
 
 # --- configuration: dags/<domain>/pipeline.yaml ---------------------------------------------
@@ -534,6 +543,10 @@ def default_args(pipeline: Pipeline) -> dict[str, Any]:
         "max_retry_delay": pipeline.max_retry_delay,
         "execution_timeout": pipeline.execution_timeout,
         "on_failure_callback": alerts.on_failure,
+        # One instance of each task at a time across the DAG's runs. A backfill's runs and the
+        # hourly scheduled run are limited separately (max_active_runs counts each on its
+        # own), so without this two runs' `dbt build`s, syncs or publishes could overlap.
+        "max_active_tis_per_dag": 1,
     }
 
 
@@ -553,7 +566,7 @@ def pipeline_dag(path_or_domain: str | Path):
     dbt_args: dict[str, Any] = {
         "install_deps": False,
         "append_env": True,
-        "vars": dict(INTERVAL_VARS),
+        "env": dict(INTERVAL_ENV),
         "interceptors": [_dbt_credentials(target)],
     }
     if watcher:
@@ -655,14 +668,14 @@ def maintenance_dag(path_or_domain: str | Path):
                 type=["null", "string"],
                 format="date-time",
                 title="Window start",
-                description="data_interval_start for the models (ISO 8601). Empty: this run's interval.",
+                description="Data interval start for the models (ISO 8601). Empty: this run's interval.",
             ),
             "end": Param(
                 None,
                 type=["null", "string"],
                 format="date-time",
                 title="Window end",
-                description="data_interval_end for the models (ISO 8601). Empty: this run's interval.",
+                description="Data interval end for the models (ISO 8601). Empty: this run's interval.",
             ),
             "publish": Param(
                 True,
@@ -690,7 +703,7 @@ def maintenance_dag(path_or_domain: str | Path):
             invocation_mode=execution.invocation_mode,
             select="{{ params.full_refresh_model or params.select }}",
             full_refresh="{{ params.full_refresh_model != '' }}",
-            vars=dict(MAINTENANCE_VARS),
+            env=dict(MAINTENANCE_ENV),
             install_deps=False,
             append_env=True,
             emit_datasets=False,
@@ -786,7 +799,8 @@ webhook / email configured in the environment.
 1. `extract_load`: {source} writes `raw_{domain}`.
 2. `raw_gate`: Soda contracts on `raw_{domain}`.
 3. `dbt`: one task per model (staging → intermediate → snapshots → marts), each followed
-   by its tests; dbt gets `data_interval_start` / `data_interval_end` of the run. With
+   by its tests; dbt gets the run's data interval (`HEADWATER_DATA_INTERVAL_START` /
+   `_END`). No task runs in two runs at once, so a backfill waits for the hourly run. With
    the watcher execution, `dbt.dbt_producer_watcher` runs them all as one `dbt build` and
    each task reports its node's result (the producer's log has dbt's whole output).
 4. `marts_gate`: Soda contracts on the marts.
@@ -821,8 +835,8 @@ Targeted reruns without touching the schedule: trigger with parameters.
 * **dbt selection** (`select`): dbt node selection, e.g. `fct_orders+`.
 * **Full refresh of one model** (`full_refresh_model`): rebuilds that model from scratch
   (`dbt build --full-refresh`), then its tests.
-* **Window** (`start`, `end`): the `data_interval_start` / `data_interval_end` vars the
-  models see; empty means this run's own interval.
+* **Window** (`start`, `end`): the data interval the models see
+  (`HEADWATER_DATA_INTERVAL_START` / `_END`); empty means this run's own interval.
 * **Publish afterwards** (`publish`): run the marts gate and publish to `analytics`.
 
 Same alerts and retries as `{pipeline.pipeline_dag_id}`. Runbooks:
