@@ -103,8 +103,8 @@ print("RESULT " + json.dumps(result, default=str))
 
 
 @pytest.fixture(scope="module")
-def dagbag(tmp_path_factory):
-    """What the DagBag holds when the DAG files are imported in a poisoned environment."""
+def dag_env(tmp_path_factory):
+    """An environment for importing the DAG files: unreachable databases, a fresh manifest."""
     import os
 
     root = tmp_path_factory.mktemp("dagbag")
@@ -136,9 +136,15 @@ def dagbag(tmp_path_factory):
         check=False,
     )
     assert build.returncode == 0, build.stderr
+    return env
+
+
+@pytest.fixture(scope="module")
+def dagbag(dag_env):
+    """What the DagBag holds when the DAG files are imported in a poisoned environment."""
     proc = subprocess.run(
         [sys.executable, "-c", INSPECT, str(config.project_dir() / "dags"), AIRBYTE_ENV],
-        env=env,
+        env=dag_env,
         capture_output=True,
         text=True,
         timeout=300,
@@ -393,7 +399,7 @@ def test_local_airflow_config_keeps_each_home_apart(tmp_path):
     assert cfg["cosmos"]["enable_watcher_reliable_retry"] == "False"
 
 
-def test_the_scheduler_starts_with_what_its_task_processes_import():
+def test_the_scheduler_starts_with_what_its_task_processes_import(dag_env):
     """The LocalExecutor forks every task from the scheduler: a scheduler that imported the DAG
     factory, cosmos and dbt first saves each task process importing them again."""
     from headwater import airflow_local
@@ -405,8 +411,9 @@ def test_the_scheduler_starts_with_what_its_task_processes_import():
         "import sys, airflow.__main__ as cli\n"
         "from headwater import airflow_local\n"
         "def main():\n"
+        "    from headwater import orchestration\n"
         "    loaded = [m for m in airflow_local.TASK_IMPORTS if m in sys.modules]\n"
-        "    print('ARGV', sys.argv, 'LOADED', loaded)\n"
+        "    print('ARGV', sys.argv, 'LOADED', loaded, 'BUILT', len(orchestration._prebuilt))\n"
         "cli.main = main\n"
         "sys.exit(airflow_local.main(['run', 'scheduler']))\n"
     )
@@ -418,10 +425,53 @@ def test_the_scheduler_starts_with_what_its_task_processes_import():
     )
     assert "dbt.cli.main" not in before.stdout, "importing Airflow alone does not load dbt"
     proc = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False
+        [sys.executable, "-c", script],
+        env=dag_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
     line = next(x for x in proc.stdout.splitlines() if x.startswith("ARGV"))
-    assert line == (f"ARGV ['airflow', 'scheduler'] LOADED {list(airflow_local.TASK_IMPORTS)}"), (
-        line
+    # ... and every DAG of the four domains (a pipeline and a maintenance DAG each) is built.
+    loaded = list(airflow_local.TASK_IMPORTS)
+    assert line == f"ARGV ['airflow', 'scheduler'] LOADED {loaded} BUILT 8", line
+
+
+PREBUILD = """
+import os, shutil, sys
+from pathlib import Path
+from headwater import orchestration
+
+folder = Path(sys.argv[1])
+path = folder / "marketplace" / "pipeline.yaml"
+fresh = orchestration.pipeline_dag(path)
+print("FRESH", fresh is orchestration.pipeline_dag(path))
+print("BUILT", orchestration.prebuild(folder))
+kept = orchestration.pipeline_dag(path)
+print("KEPT", kept is orchestration.pipeline_dag(path), kept is fresh)
+stat = path.stat()
+os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+print("CHANGED", orchestration.pipeline_dag(path) is kept)
+"""
+
+
+def test_a_prebuilt_dag_is_reused_until_its_configuration_changes(dag_env, tmp_path):
+    """What the local scheduler builds before it forks: the same DAG object for every task
+    process, and a new one once pipeline.yaml (or the manifest) changes."""
+    import shutil
+
+    shutil.copytree(config.project_dir() / "dags" / "marketplace", tmp_path / "marketplace")
+    proc = subprocess.run(
+        [sys.executable, "-c", PREBUILD, str(tmp_path)],
+        env=dag_env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    marks = ("FRESH ", "BUILT ", "KEPT ", "CHANGED ")
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(marks)]
+    assert lines == ["FRESH False", "BUILT 2", "KEPT True False", "CHANGED False"], proc.stdout

@@ -264,16 +264,26 @@ def component_command(component: str) -> list[str]:
 
 
 def run_component(component: str) -> int:
-    """`airflow <component>` in this process, after importing `TASK_IMPORTS`.
+    """`airflow <component>` in this process, after importing `TASK_IMPORTS` and, for the
+    scheduler, building the DAGs (`orchestration.prebuild`).
 
     The LocalExecutor forks its workers from the scheduler, and each worker forks a process
-    per task: what the scheduler imported before it started is already loaded in every task,
-    instead of being imported again for each of a run's ~60 tasks.
+    per task: what the scheduler imported and built before it started is already there in
+    every task, instead of being imported and built again for each of a run's ~60 tasks.
+    A DAG whose pipeline.yaml or dbt manifest changed is built anew; a change to
+    headwater's own code needs a restart (`stop`, then `start`).
     """
     import importlib
 
     for module in TASK_IMPORTS:
         importlib.import_module(module)
+    if component == "scheduler":
+        from headwater import orchestration
+
+        try:
+            orchestration.prebuild(dags_folder())
+        except Exception as exc:  # the dag-processor reports a broken DAG file; tasks rebuild
+            log.warning("DAGs not built ahead (each task builds its own): %s", exc)
     from airflow.__main__ import main as airflow_main
 
     sys.argv = ["airflow", component]
