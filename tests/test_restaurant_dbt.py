@@ -16,7 +16,7 @@ import psycopg
 import pytest
 
 from headwater import analyses, config
-from restaurant_env import FULL, INCREMENTAL, MARTS
+from restaurant_env import FULL, INCREMENTAL, POSTGRES_MARTS, START
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -26,7 +26,7 @@ def test_first_build_passes_every_test_and_fills_every_mart(restaurant_built):
     assert set(statuses) <= {"success", "pass"}, statuses
     kinds = {node["unique_id"].split(".")[0] for node in restaurant_built.first_build.results}
     assert kinds == {"model", "test", "unit_test"}
-    for mart in MARTS:
+    for mart in POSTGRES_MARTS:
         assert restaurant_built.query(f"select count(*) from marts{INCREMENTAL}.{mart}")[0][0]
 
 
@@ -223,7 +223,17 @@ def newest_event(env):
 def test_dashboards_equal_the_raw_events_after_a_build(restaurant_built, monkeypatch, name):
     env = restaurant_built
     newest = newest_event(env)
-    for now in (newest, newest - timedelta(minutes=17, seconds=31)):
+    # Windows inside one hour of fct_restaurant_location_hours, exactly one hour, and
+    # crossing an hour by one minute or by a few.
+    noon = START + timedelta(hours=1)
+    nows = (
+        newest,
+        newest - timedelta(minutes=17, seconds=31),
+        noon - timedelta(seconds=30),
+        noon + timedelta(seconds=10),
+        noon + timedelta(minutes=2, seconds=30),
+    )
+    for now in nows:
         ours = dashboard(monkeypatch, name, now, limit=None if name == "trending_items" else 10**6)
         raw = raw_answer(env, name, now)
         assert ours, (name, now)
@@ -275,6 +285,22 @@ def test_an_unknown_query_or_parameter_is_one_clear_error():
         analyses.render("restaurant", "nope")
     with pytest.raises(ConfigError, match="only timestamps, numbers and identifiers"):
         analyses.render("restaurant", "live_revenue", {"now": "2025-01-01'; drop table x; --"})
+    with pytest.raises(
+        ConfigError, match=r"parameter now='2025-13-45T10:00': not an ISO 8601 time"
+    ):
+        analyses.render("restaurant", "order_funnel", {"now": "2025-13-45T10:00"})
+
+
+def test_the_funnel_reads_its_window_as_minutes_of_two_hours():
+    """`now` in any offset is the same UTC minute; the window's minutes of its two hours."""
+    at_utc = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T13:45:20+00:00"})
+    at_cet = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T14:45:20+01:00"})
+    assert at_utc == at_cet
+    # 12:46-13:45: minutes 46-59 of 12:00 (through[60] - through[46]), 0-45 of 13:00.
+    assert "tables_seated_through[60]" in at_utc
+    assert "tables_seated_through[46]" in at_utc
+    on_the_hour = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T13:59:00Z"})
+    assert "payments_through[0]" in on_the_hour  # 13:00-13:59: all of one hour, none of the next
 
 
 def test_full_refresh_copy_is_separate(restaurant_built):

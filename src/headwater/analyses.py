@@ -14,6 +14,7 @@ plain values are accepted: timestamps, numbers and identifiers.
 
 from __future__ import annotations
 
+import datetime
 import os
 import re
 import time
@@ -66,6 +67,20 @@ def _schema_of(model: str, suffix: str) -> str:
     return f"{layer}{suffix}"
 
 
+def _utc_iso(value: Any) -> str:
+    """`now` as UTC ISO 8601 (2025-01-15T13:45:00+00:00); a time without offset is UTC."""
+    try:
+        at = (
+            value
+            if isinstance(value, datetime.datetime)
+            else datetime.datetime.fromisoformat(str(value))
+        )
+    except ValueError:
+        raise ConfigError(f"parameter now={value!r}: not an ISO 8601 time") from None
+    at = at.replace(tzinfo=datetime.UTC) if at.tzinfo is None else at.astimezone(datetime.UTC)
+    return at.isoformat()
+
+
 def render(domain: str, name: str, parameters: dict[str, Any] | None = None) -> str:
     """The SQL of analyses/<domain>/<name>.sql with refs resolved and parameters filled in."""
     parameters = {k: v for k, v in (parameters or {}).items() if v is not None}
@@ -74,6 +89,8 @@ def render(domain: str, name: str, parameters: dict[str, Any] | None = None) -> 
             raise ConfigError(
                 f"parameter {key}={value!r}: only timestamps, numbers and identifiers are accepted"
             )
+    if "now" in parameters:
+        parameters["now"] = _utc_iso(parameters["now"])
     path = analyses_dir(domain) / f"{name}.sql"
     if not path.is_file():
         known = ", ".join(available(domain)) or "none"
@@ -93,7 +110,10 @@ def render(domain: str, name: str, parameters: dict[str, Any] | None = None) -> 
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False)  # noqa: S701 - SQL
     try:
         template = env.from_string(path.read_text())
-        return template.render(ref=ref, source=source, var=var)
+        # The queries run on PostgreSQL; `config(enabled=...)` is for dbt's own parse.
+        return template.render(
+            ref=ref, source=source, var=var, config=lambda **_: "", target={"type": "postgres"}
+        )
     except jinja2.UndefinedError:
         return _compile_with_dbt(domain, name, parameters)
 
