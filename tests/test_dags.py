@@ -424,23 +424,14 @@ def test_the_scheduler_starts_with_what_its_task_processes_import(dag_env):
         check=True,
     )
     assert "dbt.cli.main" not in before.stdout, "importing Airflow alone does not load dbt"
-    proc = subprocess.run(
-        [sys.executable, "-c", script],
-        env=dag_env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    line = next(x for x in proc.stdout.splitlines() if x.startswith("ARGV"))
+    line = next(x for x in run_python(script, env=dag_env) if x.startswith("ARGV"))
     # ... and every DAG of the four domains (a pipeline and a maintenance DAG each) is built.
     loaded = list(airflow_local.TASK_IMPORTS)
     assert line == f"ARGV ['airflow', 'scheduler'] LOADED {loaded} BUILT 8", line
 
 
 PREBUILD = """
-import os, shutil, sys
+import os, sys
 from pathlib import Path
 from headwater import orchestration
 
@@ -463,15 +454,21 @@ def test_a_prebuilt_dag_is_reused_until_its_configuration_changes(dag_env, tmp_p
     import shutil
 
     shutil.copytree(config.project_dir() / "dags" / "marketplace", tmp_path / "marketplace")
+    marks = ("FRESH ", "BUILT ", "KEPT ", "CHANGED ")
+    output = run_python(PREBUILD, str(tmp_path), env=dag_env)
+    lines = [line for line in output if line.startswith(marks)]
+    assert lines == ["FRESH False", "BUILT 2", "KEPT True False", "CHANGED False"], output
+
+
+def run_python(script: str, *args: str, env: dict[str, str]) -> list[str]:
+    """Run `script` in a new interpreter; its output lines (it must exit 0)."""
     proc = subprocess.run(
-        [sys.executable, "-c", PREBUILD, str(tmp_path)],
-        env=dag_env,
+        [sys.executable, "-c", script, *args],
+        env=env,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
-    marks = ("FRESH ", "BUILT ", "KEPT ", "CHANGED ")
-    lines = [line for line in proc.stdout.splitlines() if line.startswith(marks)]
-    assert lines == ["FRESH False", "BUILT 2", "KEPT True False", "CHANGED False"], proc.stdout
+    return proc.stdout.splitlines()
