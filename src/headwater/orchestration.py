@@ -222,12 +222,16 @@ def pipeline_path(domain: str) -> Path:
     return config.project_dir() / DAGS_DIR / domain / PIPELINE_FILE
 
 
+def _pipeline_file(path_or_domain: str | Path) -> Path:
+    """A pipeline file's path as given, or the domain's (`dags/<domain>/pipeline.yaml`)."""
+    path = Path(path_or_domain)
+    return path if path.suffix else pipeline_path(str(path_or_domain))
+
+
 def load_pipeline(path_or_domain: str | Path) -> Pipeline:
     """Read and validate a pipeline file, or raise one ConfigError line naming the problem."""
-    path = Path(path_or_domain)
-    by_domain = not path.suffix
-    if by_domain:
-        path = pipeline_path(str(path_or_domain))
+    path = _pipeline_file(path_or_domain)
+    by_domain = not Path(path_or_domain).suffix
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -558,8 +562,7 @@ _prebuilt: dict[tuple, Any] | None = None
 
 
 def _build_key(kind: str, path_or_domain: str | Path) -> tuple:
-    path = Path(path_or_domain)
-    path = path if path.suffix else pipeline_path(str(path_or_domain))
+    path = _pipeline_file(path_or_domain)
 
     def stamp(file: Path) -> tuple:
         try:
