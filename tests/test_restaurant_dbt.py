@@ -252,6 +252,18 @@ def test_dashboard_defaults_to_the_newest_event(restaurant_built, monkeypatch):
     assert len(top) == 3 and top[0][2] >= top[1][2] >= top[2][2]
 
 
+# At 12:30 the test day's 150 locations fill more than a page of the funnel's hour, and
+# more than 7 rows of live revenue's 5 minutes.
+@pytest.mark.parametrize(("name", "at_least"), [("live_revenue", 7), ("order_funnel", 100)])
+def test_a_page_is_the_top_of_the_whole_answer(restaurant_built, monkeypatch, name, at_least):
+    """The default page (100 locations) and a --limit page are the whole answer's first rows."""
+    now = START + timedelta(hours=1, minutes=30)
+    whole = dashboard(monkeypatch, name, now, limit=10**6)
+    assert len(whole) > at_least, name
+    assert dashboard(monkeypatch, name, now) == whole[:100]
+    assert dashboard(monkeypatch, name, now, limit=7) == whole[:7]
+
+
 @pytest.mark.parametrize("name", ["live_revenue", "order_funnel", "trending_items"])
 def test_dashboards_count_events_synced_but_not_yet_built(restaurant_tail, monkeypatch, name):
     env = restaurant_tail
@@ -291,16 +303,20 @@ def test_an_unknown_query_or_parameter_is_one_clear_error():
         analyses.render("restaurant", "order_funnel", {"now": "2025-13-45T10:00"})
 
 
-def test_the_funnel_reads_its_window_as_minutes_of_two_hours():
-    """`now` in any offset is the same UTC minute; the window's minutes of its two hours."""
+def test_the_funnel_reads_the_element_of_its_minute():
+    """`now` in any offset is the same UTC minute; the window is that minute's element."""
     at_utc = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T13:45:20+00:00"})
     at_cet = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T14:45:20+01:00"})
     assert at_utc == at_cet
-    # 12:46-13:45: minutes 46-59 of 12:00 (through[60] - through[46]), 0-45 of 13:00.
-    assert "tables_seated_through[60]" in at_utc
-    assert "tables_seated_through[46]" in at_utc
+    # 12:46-13:45: the 13:00 row, element 46 (the hour ending with minute 45).
+    assert "tables_seated_trailing_hour[46]" in at_utc
+    assert "'2025-01-15T13:45:20+00:00'" in at_utc
     on_the_hour = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T13:59:00Z"})
-    assert "payments_through[0]" in on_the_hour  # 13:00-13:59: all of one hour, none of the next
+    assert "payments_trailing_hour[60]" in on_the_hour  # 13:00-13:59: all of one hour
+    at_the_hour = analyses.render("restaurant", "order_funnel", {"now": "2025-01-15T14:00:59Z"})
+    assert "payments_trailing_hour[1]" in at_the_hour  # 13:01-14:00, from the 14:00 row
+    revenue = analyses.render("restaurant", "live_revenue", {"now": "2025-01-15T14:45:20+01:00"})
+    assert "revenue_trailing_5_minutes[46]" in revenue  # 13:41-13:45
 
 
 def test_full_refresh_copy_is_separate(restaurant_built):

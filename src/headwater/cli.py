@@ -877,7 +877,12 @@ def airbyte_apply(domain: str, target: str, dry_run: bool, as_json: bool) -> Non
 @click.option(
     "--now", default=None, help="The query's 'now' (ISO 8601; default: the newest event)."
 )
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many rows.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="At most this many rows (default: the query's page, e.g. 100 locations).",
+)
 @click.option(
     "--var",
     "variables",

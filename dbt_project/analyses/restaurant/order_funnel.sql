@@ -2,30 +2,22 @@
 -- Order funnel by location, last hour: tables seated, orders placed, orders completed
 -- and payments, with the conversions seated → order and order → payment.
 --
--- `headwater dashboard restaurant order_funnel [--now T] [--limit N]`. The window is the
+-- `headwater dashboard restaurant order_funnel [--now T] [--limit N]` (default: the 100
+-- locations that seated the most tables, as a dashboard page shows them). The window is the
 -- 60 whole UTC minutes ending with the minute of `now` (default: the newest event
 -- time). A flow funnel: each stage counts its own events in the window, without joining
 -- events to each other (the per-order view of the same flow is fct_restaurant_orders).
--- The counts come from fct_restaurant_location_hours, whose running totals answer the
--- window from at most two rows per location (the hour it starts in and the hour it ends
--- in). The events landed after that table's high-water mark are added from staging.
+-- The counts come from fct_restaurant_location_hours, which holds the window ending at
+-- every minute: one row per location and one element of each of its arrays. The events
+-- landed after that table's high-water mark are added from staging.
 {%- set now = var('now', none) %}
-{%- set limit = var('limit', none) %}
-{#- The window's minutes in the (at most two) hours of fct_restaurant_location_hours it
-    covers: [first_from, first_to) of the first hour, [0, second_to) of the next. With a
-    given `now` they are literals, which the planner reads for free; otherwise scalar
-    subqueries over `window_minutes`. #}
-{%- set length = 60 %}
-{%- if now %}
-{#- `now` arrives in UTC ISO 8601 (headwater.analyses.render): its minute is [14:16]. #}
-{%- set first_from = ((now[14:16] | int) - (length - 1)) % 60 %}
-{%- set first_to = [60, first_from + length] | min %}
-{%- set second_to = first_from + length - 60 %}
-{%- else %}
-{%- set first_from = '(select minutes_of.first_from from window_minutes as minutes_of)' %}
-{%- set first_to = '(select minutes_of.first_to from window_minutes as minutes_of)' %}
-{%- set second_to = '(select minutes_of.second_to from window_minutes as minutes_of)' %}
-{%- endif %}
+{%- set limit = var('limit', none) or 100 %}
+{#- The window's element of fct_restaurant_location_hours' arrays: the minute of `now` plus
+    one. With a given `now` (UTC ISO 8601 from headwater.analyses.render, its minute at
+    [14:16]) a literal, which the planner reads for free; otherwise a scalar subquery over
+    `bounds`. A macro would be tidier, but a query that calls one is compiled by dbt,
+    which costs seconds. #}
+{%- set element = (now[14:16] | int) + 1 if now else '(select window_element.element from bounds as window_element)' %}
 with location_minutes as not materialized (
     select * from {{ ref('fct_restaurant_location_minutes') }}
 ),
@@ -48,7 +40,13 @@ high_water as (
 ),
 
 tail as (
-    select distinct on (events.event_id) events.*
+    select distinct on (events.event_id)
+        events.event_id,
+        events.ingest_seq,
+        events.location_id,
+        events.location_name,
+        events.event_type,
+        events.event_at
     from events
     -- Two bounds, so the planner estimates a narrow range and reads raw's ingest_seq index.
     where
@@ -79,74 +77,35 @@ clock as not materialized (
 bounds as not materialized (
     select
         date_trunc('minute', clock.now_at, 'UTC') - interval '59 minutes' as window_start,
-        date_trunc('minute', clock.now_at, 'UTC') + interval '1 minute' as window_end
+        date_trunc('minute', clock.now_at, 'UTC') + interval '1 minute' as window_end,
+        date_trunc('hour', clock.now_at, 'UTC') as hour_at,
+        cast(extract(minute from clock.now_at at time zone 'UTC') as integer) + 1 as element
     from clock
 ),
 
--- The window in the hours of fct_restaurant_location_hours (see first_from above).
-window_minutes as not materialized (
-    select
-        bounds.window_start,
-        bounds.window_end,
-        date_trunc('hour', bounds.window_start, 'UTC') as first_hour_at,
-        date_trunc('hour', bounds.window_start, 'UTC') + interval '1 hour' as second_hour_at,
-        cast(extract(minute from bounds.window_start at time zone 'UTC') as integer) as first_from,
-        least(60, cast(extract(minute from bounds.window_start at time zone 'UTC') as integer) + 60)
-            as first_to,
-        cast(extract(minute from bounds.window_start at time zone 'UTC') as integer) as second_to
-    from bounds
-),
-
--- Each hour's rows in location order (the index on hour_at, location_id), their minutes in
--- the window as two reads of each running total (element 0 is null, that is 0). The hour
--- is matched against the window's columns, which fold into constants for a given `now`,
--- so the planner sees how many rows it reads; the array positions are scalar subqueries,
--- computed once rather than for every row.
-first_hour as (
-    select
-        location_hours.location_id,
-        location_hours.tables_seated_through[{{ first_to }}]
-        - coalesce(location_hours.tables_seated_through[{{ first_from }}], 0)
-            as tables_seated,
-        location_hours.orders_placed_through[{{ first_to }}]
-        - coalesce(location_hours.orders_placed_through[{{ first_from }}], 0)
-            as orders_placed,
-        location_hours.orders_completed_through[{{ first_to }}]
-        - coalesce(location_hours.orders_completed_through[{{ first_from }}], 0)
-            as orders_completed,
-        location_hours.payments_through[{{ first_to }}]
-        - coalesce(location_hours.payments_through[{{ first_from }}], 0)
-            as payments
-    from location_hours
-    cross join window_minutes
-    where location_hours.hour_at = window_minutes.first_hour_at
-),
-
-second_hour as (
-    select
-        location_hours.location_id,
-        location_hours.tables_seated_through[{{ second_to }}] as tables_seated,
-        location_hours.orders_placed_through[{{ second_to }}] as orders_placed,
-        location_hours.orders_completed_through[{{ second_to }}] as orders_completed,
-        location_hours.payments_through[{{ second_to }}] as payments
-    from location_hours
-    cross join window_minutes
-    where
-        location_hours.hour_at = window_minutes.second_hour_at
-        and {{ second_to }} > 0
-),
-
--- The two hours side by side, merged on location_id: no sort, no hash of the wide rows.
+-- One row per location (the index on hour_at, location_id): the hour of `now`, whose
+-- arrays hold the window ending in each of its minutes. The hour is matched against
+-- `bounds`, which folds into a constant for a given `now`, so the planner sees how many
+-- rows it reads.
 rolled_up as (
     select
-        coalesce(first_hour.location_id, second_hour.location_id) as location_id,
-        coalesce(first_hour.tables_seated, 0) + coalesce(second_hour.tables_seated, 0) as tables_seated,
-        coalesce(first_hour.orders_placed, 0) + coalesce(second_hour.orders_placed, 0) as orders_placed,
-        coalesce(first_hour.orders_completed, 0) + coalesce(second_hour.orders_completed, 0) as orders_completed,
-        coalesce(first_hour.payments, 0) + coalesce(second_hour.payments, 0) as payments
-    from first_hour
-    full outer join second_hour
-        on first_hour.location_id = second_hour.location_id
+        location_hours.location_id,
+        location_hours.tables_seated_trailing_hour[{{ element }}] as tables_seated,
+        location_hours.orders_placed_trailing_hour[{{ element }}] as orders_placed,
+        location_hours.orders_completed_trailing_hour[{{ element }}] as orders_completed,
+        location_hours.payments_trailing_hour[{{ element }}] as payments
+    from location_hours
+    cross join bounds
+    where
+        location_hours.hour_at = bounds.hour_at
+        -- A location with events in the window: an hour row may have them all outside it.
+        -- The counts are never negative, so the greatest is above 0 when any one is.
+        and greatest(
+            location_hours.tables_seated_trailing_hour[{{ element }}],
+            location_hours.orders_placed_trailing_hour[{{ element }}],
+            location_hours.orders_completed_trailing_hour[{{ element }}],
+            location_hours.payments_trailing_hour[{{ element }}]
+        ) > 0
 ),
 
 not_yet_rolled_up as (
@@ -175,10 +134,6 @@ by_location as (
     from rolled_up
     full outer join not_yet_rolled_up
         on rolled_up.location_id = not_yet_rolled_up.location_id
-    -- A location with events in the window: an hour row may have them all outside it.
-    where
-        not_yet_rolled_up.location_id is not null
-        or rolled_up.tables_seated + rolled_up.orders_placed + rolled_up.orders_completed + rolled_up.payments > 0
 ),
 
 tail_names as (
@@ -191,9 +146,17 @@ tail_names as (
     order by tail.location_id asc, tail.event_at desc, tail.event_id desc
 ),
 
+-- The page first, names after: the names are looked up for its rows only.
+ranked as (
+    select by_location.*
+    from by_location
+    order by by_location.tables_seated desc, by_location.location_id asc
+    limit {{ limit }}
+),
+
 final as (
     select
-        by_location.location_id,
+        ranked.location_id,
         case
             when
                 locations.location_id is null
@@ -201,21 +164,18 @@ final as (
                 then tail_names.location_name
             else locations.location_name
         end as location_name,
-        by_location.tables_seated,
-        by_location.orders_placed,
-        by_location.orders_completed,
-        by_location.payments,
-        round(by_location.orders_placed / nullif(by_location.tables_seated, 0.0), 4)
-            as conversion_rate_seated_to_order,
-        round(by_location.payments / nullif(by_location.orders_placed, 0.0), 4)
-            as conversion_rate_order_to_payment
-    from by_location
+        ranked.tables_seated,
+        ranked.orders_placed,
+        ranked.orders_completed,
+        ranked.payments,
+        round(ranked.orders_placed / nullif(ranked.tables_seated, 0.0), 4) as conversion_rate_seated_to_order,
+        round(ranked.payments / nullif(ranked.orders_placed, 0.0), 4) as conversion_rate_order_to_payment
+    from ranked
     left join locations
-        on by_location.location_id = locations.location_id
+        on ranked.location_id = locations.location_id
     left join tail_names
-        on by_location.location_id = tail_names.location_id
-    order by by_location.tables_seated desc, by_location.location_id asc
-    {% if limit %}limit {{ limit }}{% endif %}
+        on ranked.location_id = tail_names.location_id
+    order by ranked.tables_seated desc, ranked.location_id asc
 )
 
 select * from final
