@@ -1,3 +1,4 @@
+{{ config(enabled=(target.type == 'postgres')) }}
 -- Live revenue by location: revenue and orders paid in the last 5 minutes.
 --
 -- `headwater dashboard restaurant live_revenue [--now T] [--limit N]` (default: the 100
